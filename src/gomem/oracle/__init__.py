@@ -1,0 +1,1 @@
+"""The real system beside the model: the real Go toolchain and the real Linux kernel."""
