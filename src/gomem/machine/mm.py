@@ -59,7 +59,15 @@ from .pagetable import (
     WalkStep,
     pte_pfn,
 )
-from .physmem import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, ZERO_PAGE, ZERO_PFN, NoFreeFrames, PhysicalMemory
+from .physmem import (
+    PAGE_MASK,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    ZERO_PAGE,
+    ZERO_PFN,
+    NoFreeFrames,
+    PhysicalMemory,
+)
 from .procfs import MapsEntry, format_status_memory
 from .stats import MemoryReading, MemoryStatus
 from .tlb import TLB, PageAccess
@@ -400,7 +408,9 @@ class AddressSpace:
         Raises SyscallError (EINVAL, ENOMEM, EPERM, EEXIST) as the kernel would.
         """
         if flags & ~_KNOWN_MAP_FLAGS:
-            raise SyscallError(EINVAL, f"mmap: unknown or unmodelled flags {flags & ~_KNOWN_MAP_FLAGS:#x}")
+            raise SyscallError(
+                EINVAL, f"mmap: unknown or unmodelled flags {flags & ~_KNOWN_MAP_FLAGS:#x}"
+            )
         if flags & (MAP_SHARED | MAP_PRIVATE) != MAP_PRIVATE:
             raise SyscallError(EINVAL, "mmap: only MAP_PRIVATE mappings are modelled")
         if not flags & MAP_ANONYMOUS:
@@ -417,11 +427,11 @@ class AddressSpace:
             raise SyscallError(ENOMEM, f"mmap: length {length} exceeds the address space")
         # Overcommit heuristic (vm.overcommit_memory=0): a single private
         # writable mapping larger than RAM (no swap here) is refused up front.
-        if prot & PROT_WRITE and not flags & MAP_NORESERVE:
-            if size >> PAGE_SHIFT > self.physmem.total_frames:
-                raise SyscallError(
-                    ENOMEM, f"mmap: {size} bytes exceed the overcommit limit (RAM + swap)"
-                )
+        accounted = prot & PROT_WRITE and not flags & MAP_NORESERVE
+        if accounted and size >> PAGE_SHIFT > self.physmem.total_frames:
+            raise SyscallError(
+                ENOMEM, f"mmap: {size} bytes exceed the overcommit limit (RAM + swap)"
+            )
         if fixed:
             if addr + size > TASK_SIZE:
                 raise SyscallError(ENOMEM, f"mmap: [{_hex(addr)}, +{size:#x}) is beyond user space")
@@ -558,7 +568,9 @@ class AddressSpace:
             raise SyscallError(ENOMEM, f"{call}: {_hex(start)} is not mapped")
         return min(cov, end)
 
-    def _modify_vmas(self, start: int, end: int, prot: int | None, set_flags: int, clear_flags: int) -> None:
+    def _modify_vmas(
+        self, start: int, end: int, prot: int | None, set_flags: int, clear_flags: int
+    ) -> None:
         """Set prot and flags on [start, end), splitting and re-merging VMAs (vma_modify)."""
         for v in self._split_range(start, end):
             if prot is not None:
@@ -593,7 +605,9 @@ class AddressSpace:
         for vpn, pte in list(self.pt.present_in(lo, hi)):
             self.pt.set(vpn, self._pte_for_prot(pte, prot))
         if cov < end:
-            raise SyscallError(ENOMEM, f"mprotect: {_hex(cov)} is not mapped (range changed up to it)")
+            raise SyscallError(
+                ENOMEM, f"mprotect: {_hex(cov)} is not mapped (range changed up to it)"
+            )
 
     @staticmethod
     def _pte_for_prot(pte: int, prot: int) -> int:
@@ -642,7 +656,9 @@ class AddressSpace:
                 self._modify_vmas(s, e, None, VM_NOHUGEPAGE, VM_HUGEPAGE)
         covered = sum(e - s for s, e in parts)
         if covered != size:
-            raise SyscallError(ENOMEM, f"madvise {name}: part of [{_hex(addr)}, +{size:#x}) is not mapped")
+            raise SyscallError(
+                ENOMEM, f"madvise {name}: part of [{_hex(addr)}, +{size:#x}) is not mapped"
+            )
 
     def _mark_lazyfree(self, lo: int, hi: int) -> None:
         """MADV_FREE: clean the PTEs so reclaim may drop the frames unless written again."""
@@ -739,7 +755,9 @@ class AddressSpace:
     def maps_entries(self) -> list[MapsEntry]:
         """The lines of /proc/<pid>/maps as records."""
         return [
-            MapsEntry(v.start, v.end, v.perms, v.offset, v.dev[0], v.dev[1], v.inode, self.vma_name(v))
+            MapsEntry(
+                v.start, v.end, v.perms, v.offset, v.dev[0], v.dev[1], v.inode, self.vma_name(v)
+            )
             for v in self.vmas
         ]
 
@@ -818,23 +836,29 @@ class AddressSpace:
         if self.total_vm != sum(v.npages for v in self.vmas):
             raise MachineError("mm.check_invariants: total_vm drifted from the VMAs")
         frames = 0
-        for v in self.vmas:
-            pass
         for vpn, pte in self.pt.present_in(0, TASK_SIZE >> PAGE_SHIFT):
             if self.vmas.find(vpn << PAGE_SHIFT) is None:
-                raise MachineError(f"mm.check_invariants: PTE outside every VMA at {vpn << PAGE_SHIFT:#x}")
+                raise MachineError(
+                    f"mm.check_invariants: PTE outside every VMA at {vpn << PAGE_SHIFT:#x}"
+                )
             if pte_pfn(pte) != ZERO_PFN:
                 frames += 1
             if vpn in self.lazyfree and pte & PTE_DIRTY:
                 raise MachineError("mm.check_invariants: a written page is still lazy-free")
         if frames != self.rss_pages:
-            raise MachineError(f"mm.check_invariants: rss_pages {self.rss_pages} != {frames} mapped frames")
-        for vpn, e in self.tlb.read.items():
+            raise MachineError(
+                f"mm.check_invariants: rss_pages {self.rss_pages} != {frames} mapped frames"
+            )
+        for vpn in self.tlb.read:
             pte = self.pt.lookup(vpn)
             if not pte & PTE_PRESENT:
-                raise MachineError(f"mm.check_invariants: stale TLB entry for {vpn << PAGE_SHIFT:#x}")
+                raise MachineError(
+                    f"mm.check_invariants: stale TLB entry for {vpn << PAGE_SHIFT:#x}"
+                )
             if vpn in self.tlb.write and not pte & PTE_WRITABLE:
-                raise MachineError(f"mm.check_invariants: TLB allows writes the PTE forbids at {vpn:#x}")
+                raise MachineError(
+                    f"mm.check_invariants: TLB allows writes the PTE forbids at {vpn:#x}"
+                )
 
 
 def iter_pages(start: int, end: int) -> Iterable[int]:

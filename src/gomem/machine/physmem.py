@@ -47,7 +47,9 @@ class PhysicalMemory:
 
     def __init__(self, nbytes: int = 16 << 30) -> None:
         if nbytes < 2 * PAGE_SIZE or nbytes % PAGE_SIZE:
-            raise ValueError(f"physical memory must be a multiple of 4096 bytes >= 8192, got {nbytes}")
+            raise ValueError(
+                f"physical memory must be a multiple of 4096 bytes >= 8192, got {nbytes}"
+            )
         self.total_frames = nbytes // PAGE_SIZE  # includes the zero page
         self._next_pfn = 1  # bump pointer; pfn 0 is the zero page
         self._free: list[int] = []  # freed pfns, reused last-in first-out

@@ -68,7 +68,9 @@ class ExecutableImage:
         if self.text_bytes == 0:
             raise ValueError("ExecutableImage.text_bytes must be > 0")
         if self.base % PAGE_SIZE or self.base < 65536:
-            raise ValueError(f"ExecutableImage.base {self.base:#x} must be page-aligned and >= 0x10000")
+            raise ValueError(
+                f"ExecutableImage.base {self.base:#x} must be page-aligned and >= 0x10000"
+            )
 
 
 class Process:
@@ -87,8 +89,17 @@ class Process:
     read: Callable[[int, int], bytes]
     write: Callable[[int, bytes], None]
 
-    def __init__(self, machine: Machine, pid: int, comm: str, image: ExecutableImage,
-                 *, aslr: bool, seed: int, tlb_entries: int) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        pid: int,
+        comm: str,
+        image: ExecutableImage,
+        *,
+        aslr: bool,
+        seed: int,
+        tlb_entries: int,
+    ) -> None:
         self.machine = machine
         self.pid = pid
         self.comm = comm[:15]  # TASK_COMM_LEN - 1
@@ -104,27 +115,45 @@ class Process:
         gap = min(max(gap, MIN_GAP), TASK_SIZE // 6 * 5)
         mmap_rnd = (rng.getrandbits(MMAP_RND_BITS) << PAGE_SHIFT) if rng else 0
         mmap_base = page_align(TASK_SIZE - gap - mmap_rnd)
-        self.mm = mm = AddressSpace(machine.physmem, pid=pid, comm=self.comm, mmap_base=mmap_base,
-                                    stack_rlimit=stack_rlimit, tlb_entries=tlb_entries)
+        self.mm = mm = AddressSpace(
+            machine.physmem,
+            pid=pid,
+            comm=self.comm,
+            mmap_base=mmap_base,
+            stack_rlimit=stack_rlimit,
+            tlb_entries=tlb_entries,
+        )
         self._load_image(image, rng)
         stack_lo = stack_top - INITIAL_STACK
         mm._insert_vma(VMA(stack_lo, stack_top, PROT_READ | PROT_WRITE, VM_GROWSDOWN))
         mm.start_stack = stack_top - PAGE_SIZE  # where argc sits, near the top
         mm.store64(mm.start_stack, 1)  # the kernel wrote argc/argv/envp/auxv here
-        for name in ("load64", "store64", "load8", "store8", "load_words", "store_words",
-                     "read", "write"):
+        for name in (
+            "load64",
+            "store64",
+            "load8",
+            "store8",
+            "load_words",
+            "store_words",
+            "read",
+            "write",
+        ):
             setattr(self, name, getattr(mm, name))
 
     def _load_image(self, image: ExecutableImage, rng: random.Random | None) -> None:
         mm = self.mm
         va = image.base
         offset = 0
-        for nbytes, prot in ((image.text_bytes, PROT_READ | PROT_EXEC),
-                             (image.rodata_bytes, PROT_READ),
-                             (image.data_bytes, PROT_READ | PROT_WRITE)):
+        for nbytes, prot in (
+            (image.text_bytes, PROT_READ | PROT_EXEC),
+            (image.rodata_bytes, PROT_READ),
+            (image.data_bytes, PROT_READ | PROT_WRITE),
+        ):
             if nbytes:
                 size = page_align(nbytes)
-                mm._insert_vma(VMA(va, va + size, prot, 0, image.path, offset, image.dev, image.inode))
+                mm._insert_vma(
+                    VMA(va, va + size, prot, 0, image.path, offset, image.dev, image.inode)
+                )
                 va += size
                 offset += size
         mm.start_code = image.base
@@ -140,8 +169,13 @@ class Process:
 
     # -- system calls -------------------------------------------------------
 
-    def mmap(self, length: int, prot: int = PROT_READ | PROT_WRITE,
-             flags: int | None = None, addr: int = 0) -> int:
+    def mmap(
+        self,
+        length: int,
+        prot: int = PROT_READ | PROT_WRITE,
+        flags: int | None = None,
+        addr: int = 0,
+    ) -> int:
         """mmap(2) for anonymous private memory; see AddressSpace.mmap."""
         if flags is None:
             return self.mm.mmap(length, prot, addr=addr)
@@ -201,13 +235,26 @@ class Machine:
         self.processes: dict[int, Process] = {}
         self._next_pid = 1000  # deterministic pids
 
-    def spawn(self, comm: str = "app", image: ExecutableImage | None = None, *,
-              aslr: bool = False, seed: int = 0) -> Process:
+    def spawn(
+        self,
+        comm: str = "app",
+        image: ExecutableImage | None = None,
+        *,
+        aslr: bool = False,
+        seed: int = 0,
+    ) -> Process:
         """Start a process running `image` (a small Go binary by default)."""
         pid = self._next_pid
         self._next_pid += 1
-        p = Process(self, pid, comm, image or ExecutableImage(), aslr=aslr, seed=seed,
-                    tlb_entries=self.tlb_entries)
+        p = Process(
+            self,
+            pid,
+            comm,
+            image or ExecutableImage(),
+            aslr=aslr,
+            seed=seed,
+            tlb_entries=self.tlb_entries,
+        )
         self.processes[pid] = p
         return p
 

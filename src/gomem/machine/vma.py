@@ -81,8 +81,16 @@ class VMA:
         """Cut self at va: self keeps [start, va), the returned VMA is [va, end)."""
         if not self.start < va < self.end or va % PAGE_SIZE:
             raise MachineError(f"vma.split_at: {va:#x} not inside [{self.start:#x}, {self.end:#x})")
-        tail = VMA(va, self.end, self.prot, self.flags, self.path,
-                   self.offset + (va - self.start) if self.path else 0, self.dev, self.inode)
+        tail = VMA(
+            va,
+            self.end,
+            self.prot,
+            self.flags,
+            self.path,
+            self.offset + (va - self.start) if self.path else 0,
+            self.dev,
+            self.inode,
+        )
         self.end = va
         return tail
 

@@ -25,50 +25,28 @@ from __future__ import annotations
 
 import mmap
 import resource
-from dataclasses import dataclass
 
+from gomem.machine.experiments import (
+    DEFAULT_DEMAND_PAGING_BYTES,
+    DEMAND_PAGING_PHASES,
+    Phase,
+    check_demand_paging_size,
+)
+from gomem.machine.procfs import parse_status
 from gomem.machine.stats import MemoryReading
+
+__all__ = ["DEMAND_PAGING_PHASES", "Phase", "probe_demand_paging", "read_self_status", "reading"]
 
 # The figures below (one fault and 4 kB of RSS per page) assume 4 KiB pages.
 PAGE_SIZE = 4096
 
-# The probe's phases, in order; each Phase holds the reading taken after it.
-DEMAND_PAGING_PHASES = (
-    "start",
-    "mmap",
-    "read first half",
-    "write first half",
-    "write second half",
-    "munmap",
-)
-
 _STATUS_PATH = "/proc/self/status"
 
 
-@dataclass(frozen=True, slots=True)
-class Phase:
-    """One step of a probe and the reading taken right after it."""
-
-    name: str
-    after: MemoryReading
-
-
 def read_self_status() -> dict[str, int]:
-    """Return the kB fields of /proc/self/status (VmSize, VmRSS, RssAnon, ...).
-
-    Lines look like ``VmSize:\\t   12345 kB``; lines without a kB unit (Pid,
-    Threads, masks) are skipped.
-    """
-    fields: dict[str, int] = {}
-    with open(_STATUS_PATH, encoding="ascii") as status:
-        for line in status:
-            name, sep, rest = line.partition(":")
-            if not sep:
-                continue
-            parts = rest.split()
-            if len(parts) == 2 and parts[1] == "kB":
-                fields[name] = int(parts[0])
-    return fields
+    """Return the kB fields of /proc/self/status (VmSize, VmRSS, RssAnon, ...)."""
+    with open(_STATUS_PATH, encoding="utf-8", errors="replace") as status:
+        return parse_status(status.read())
 
 
 def reading() -> MemoryReading:
@@ -92,17 +70,13 @@ def _check_page_size() -> None:
         )
 
 
-def probe_demand_paging(nbytes: int = 64 * 1024 * 1024) -> list[Phase]:
+def probe_demand_paging(nbytes: int = DEFAULT_DEMAND_PAGING_BYTES) -> list[Phase]:
     """Map `nbytes` of private anonymous memory, touch it in phases, and read after each.
 
     Returns one Phase per name in DEMAND_PAGING_PHASES. `nbytes` must be a
     positive multiple of two pages, so that each half is whole pages.
     """
-    if nbytes <= 0 or nbytes % (2 * PAGE_SIZE) != 0:
-        raise ValueError(
-            f"nbytes must be a positive multiple of {2 * PAGE_SIZE} (two {PAGE_SIZE}-byte "
-            f"pages, so each half is whole pages), got {nbytes}"
-        )
+    check_demand_paging_size(nbytes)
     _check_page_size()
 
     half = nbytes // 2

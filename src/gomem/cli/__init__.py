@@ -1,0 +1,1 @@
+"""The `gomem` command line. See `gomem --help` and README.md."""

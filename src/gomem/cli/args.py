@@ -1,0 +1,52 @@
+"""Parsing of CLI values: addresses and sizes, with one-line errors.
+
+Sizes accept Go's GOMEMLIMIT suffixes (B, KiB, MiB, GiB, TiB) and plain
+byte counts; addresses accept hex (0x…) or decimal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+class BadInput(Exception):
+    """A value the user gave cannot be used: one line on stderr, exit code 2."""
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB|TiB)?\s*$")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """'64MiB' -> 67108864. Raises argparse.ArgumentTypeError with a clear message."""
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (expected bytes or a number with B, KiB, MiB, GiB or TiB, "
+            "e.g. 64MiB)"
+        )
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_address(text: str) -> int:
+    """'0x7f0000001234' or '139637976731188' -> int. Raises ArgumentTypeError."""
+    t = text.strip().lower().replace("_", "")
+    try:
+        value = int(t, 16) if t.startswith("0x") else int(t, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an address (expected hex like 0x7f0000001234, or decimal)"
+        ) from None
+    if not 0 <= value < 1 << 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 64-bit address")
+    return value
+
+
+def format_size(nbytes: int) -> str:
+    """67108864 -> '64 MiB'; sizes that are not a whole number of a unit stay in bytes."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        scale = _UNITS[unit]
+        if nbytes >= scale and nbytes % scale == 0:
+            return f"{nbytes // scale} {unit}"
+    return f"{nbytes:,} B"
