@@ -450,13 +450,18 @@ class AddressSpace:
         self.total_vm += vma.npages
         return self.vmas.merge_around(vma)
 
+    @staticmethod
+    def _start_gap(v: VMA) -> int:
+        """vm_start_gap: where v starts, counting a stack's guard gap below it."""
+        if v.flags & VM_GROWSDOWN:
+            return max(0, v.start - STACK_GUARD_GAP)
+        return v.start
+
     def _gap_bounds(self, prev: VMA | None, nxt: VMA | None) -> tuple[int, int]:
         """The free range between prev and nxt, minus a stack's guard gap."""
         lo = prev.end if prev else 0
-        hi = nxt.start if nxt else TASK_SIZE
-        if nxt is not None and nxt.flags & VM_GROWSDOWN:
-            hi = max(lo, hi - STACK_GUARD_GAP)
-        return lo, hi
+        hi = self._start_gap(nxt) if nxt else TASK_SIZE
+        return lo, max(lo, hi)
 
     def get_unmapped_area(self, hint: int, size: int) -> int:
         """Where a new mapping of size bytes goes (arch_get_unmapped_area_topdown).
@@ -467,20 +472,9 @@ class AddressSpace:
         """
         if hint:
             hint = max(hint & PAGE_MASK, MMAP_MIN_ADDR)
-            if hint + size <= TASK_SIZE:
-                prev = self.vmas.prev_before(hint)
-                if prev is not None and prev.end <= hint:
-                    nxt = self.vmas.next_after(hint)
-                else:
-                    nxt = prev if prev is not None else self.vmas.next_after(hint)
-                    prev = None
-                    if nxt is not None and nxt.start <= hint:
-                        nxt = None  # hint lies inside a VMA
-                        hint = -1
-                if hint >= 0:
-                    lo, hi = self._gap_bounds(prev, nxt)
-                    if lo <= hint and hint + size <= hi:
-                        return hint
+            nxt = self.vmas.find(hint) or self.vmas.next_after(hint)
+            if hint + size <= TASK_SIZE and (nxt is None or hint + size <= self._start_gap(nxt)):
+                return hint
         low = max(PAGE_SIZE, MMAP_MIN_ADDR)
         vmas = list(self.vmas)
         # Top-down: walk gaps from the highest, clipped to [low, mmap_base].
@@ -577,7 +571,7 @@ class AddressSpace:
                 v.prot = prot
             v.flags = (v.flags & ~clear_flags) | set_flags
         for v in self.vmas.overlapping(max(0, start - 1), end + 1):
-            if v in self.vmas.overlapping(v.start, v.end):  # may have merged away already
+            if self.vmas.find(v.start) is v:  # not merged into a neighbour already
                 self.vmas.merge_around(v)
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
@@ -699,13 +693,9 @@ class AddressSpace:
             self._unmap_range(new_top, old_top)
             self.brk_va = new_brk
             return new_brk
-        nxt = self.vmas.next_after(old_top - 1)
-        if nxt is not None and nxt.start < old_top:
-            nxt = self.vmas.next_after(old_top)
-        if nxt is not None:
-            guard = STACK_GUARD_GAP if nxt.flags & VM_GROWSDOWN else 0
-            if new_top + PAGE_SIZE > nxt.start - guard:
-                return self.brk_va
+        nxt = self.vmas.next_after(old_top - 1)  # the first VMA at or above old_top
+        if nxt is not None and new_top + PAGE_SIZE > self._start_gap(nxt):
+            return self.brk_va  # would touch the next mapping (or a stack's guard gap)
         self._insert_vma(VMA(old_top, new_top, PROT_READ | PROT_WRITE))
         self.brk_va = new_brk
         return new_brk
@@ -746,9 +736,11 @@ class AddressSpace:
         """The name column of /proc/<pid>/maps for v."""
         if v.path:
             return v.path
-        if v.start <= self.brk_va and v.end >= self.start_brk and self.brk_va > self.start_brk:
+        # vma_is_initial_heap / vma_is_initial_stack: the VMA overlaps
+        # [start_brk, brk), or contains start_stack.
+        if v.start < self.brk_va and v.end > self.start_brk:
             return "[heap]"
-        if v.start <= self.start_stack < v.end or v.start <= self.start_stack == v.end:
+        if v.start <= self.start_stack <= v.end:
             return "[stack]"
         return ""
 

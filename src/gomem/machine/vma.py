@@ -34,7 +34,7 @@ VM_HUGEPAGE = 0x2000_0000  # MADV_HUGEPAGE was applied
 VM_NOHUGEPAGE = 0x4000_0000  # MADV_NOHUGEPAGE was applied
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: a VMA is a mutable record
 class VMA:
     start: int  # first byte; page-aligned
     end: int  # one past the last byte; page-aligned; start < end

@@ -1,0 +1,3 @@
+module selfmaps
+
+go 1.24
