@@ -139,22 +139,13 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(gomem, argv: str, named: str
     assert named in r.err
 
 
-_BAD_PROG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: main() prefixes BadInput with 'gomem <command>' only "
-    "('gomem vm: error: ...') while argparse names the full subcommand",
-)
-
-
 @pytest.mark.parametrize(
     ("argv", "prefix"),
     [
         ("vm walk 0xZZ", "gomem vm walk: error: "),
         ("vm demo --size 12x", "gomem vm demo: error: "),
-        pytest.param("vm demo --size 4097", "gomem vm demo: error: ", marks=_BAD_PROG),
-        pytest.param(
-            "probe demand-paging --size 0", "gomem probe demand-paging: error: ", marks=_BAD_PROG
-        ),
+        ("vm demo --size 4097", "gomem vm demo: error: "),
+        ("probe demand-paging --size 0", "gomem probe demand-paging: error: "),
     ],
     ids=["argparse-walk", "argparse-demo", "badinput-demo", "badinput-probe"],
 )
@@ -291,11 +282,6 @@ def test_walk_of_a_non_user_address_says_why_without_walking(
     assert table_lines(r.out) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: describe_walk calls every address >= TASK_SIZE 'kernel-half'; "
-    "0x7ffffffff000..0x7fffffffffff has bit 47 clear, so it is the user half",
-)
 @pytest.mark.parametrize("address", ["0x7ffffffff000", "0x7fffffffffff"], ids=["guard", "last"])
 def test_walk_of_the_last_user_half_page_does_not_call_it_kernel(gomem, address: str) -> None:
     r = gomem("vm", "walk", address)
@@ -485,13 +471,6 @@ def test_demo_page_tables_of_the_stack_alone(gomem) -> None:
     assert rows["munmap"]["pte"] == 12  # munmap's free_pgtables frees the emptied tables
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: mmap does not 2 MiB-align anonymous mappings whose length is a multiple "
-    "of 2 MiB (Linux >= 6.7 with CONFIG_TRANSPARENT_HUGEPAGE, __get_unmapped_area -> "
-    "thp_get_unmapped_area; checked on this 6.18 kernel); the model puts 64 MiB at "
-    "mmap_base - 64 MiB = 0x7ffff3fff000",
-)
 def test_demo_64_mib_mapping_is_aligned_to_page_table_pages(gomem) -> None:
     # mmap_base = TASK_SIZE - 128 MiB = 0x7ffff7fff000; 64 MiB below it, aligned down to
     # 2 MiB: 0x7ffff3e00000. It then spans exactly 64 / 2 = 32 PT pages, under the stack's
@@ -501,12 +480,6 @@ def test_demo_64_mib_mapping_is_aligned_to_page_table_pages(gomem) -> None:
     assert [rows[s]["pte"] for s in DEMO_STEPS] == [12, 76, 76, 140, 76, 12]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MADV_DONTNEED frees every PT page it leaves empty; Linux's PT reclaim "
-    "(mm/pt_reclaim.c reclaim_pt_is_enabled: end - start >= PMD_SIZE) frees only PT "
-    "pages the zapped range covers entirely (checked on this 6.18 kernel)",
-)
 def test_demo_dontneed_of_less_than_2_mib_frees_no_page_table(gomem) -> None:
     # --size 3MiB: the first half is 1.5 MiB, less than the 2 MiB one PT page maps, so no PT
     # page lies wholly inside it and VmPTE cannot fall.

@@ -220,3 +220,14 @@ def test_prot_none_keeps_the_frames_resident() -> None:
     p.mprotect(m, n * PAGE, PROT_NONE)
     assert p.statistics().rss_anon_kb == mb
     assert abs(after - before) <= 64  # no 1024 kB drop: the 256 pages stayed
+
+
+@pytest.mark.parametrize("size", [2 << 20, 64 << 20], ids=["2MiB", "64MiB"])
+def test_hintless_mappings_of_whole_2_mib_multiples_are_2_mib_aligned(size: int) -> None:
+    # Linux >= 6.7 (__get_unmapped_area -> thp_get_unmapped_area): pad by 2 MiB, align inside.
+    addrs = [k_mmap(size) for _ in range(3)]
+    for a in addrs:
+        _libc.munmap(a, size)
+    assert all(a % (2 << 20) == 0 for a in addrs)
+    p = Machine().spawn("t")
+    assert all(p.mmap(size) % (2 << 20) == 0 for _ in range(3))

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except BadInput as err:
-        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
+        print(f"{args.prog}: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `gomem vm demo | head`
         sys.stderr.close()
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:
         if os.environ.get("GOMEM_DEBUG"):
             raise
-        print(f"{parser.prog} {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"{args.prog}: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
 
 

@@ -40,7 +40,7 @@ def add_parser(sub: Any) -> None:
         help="bytes to map (default 64MiB)",
     )
     dp.add_argument("--json", action="store_true", help="print the figures as JSON")
-    dp.set_defaults(run=run_demand_paging)
+    dp.set_defaults(run=run_demand_paging, prog=dp.prog)
 
 
 def run_demand_paging(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from gomem.machine.pagetable import (
     LEVEL_NAMES,
     PTE_PRESENT,
     PTE_PROTNONE,
+    USER_VA_END,
     describe_entry,
     is_canonical,
     pte_pfn,
@@ -61,7 +62,7 @@ def add_parser(sub: Any) -> None:
         help="bytes to mmap in the walkthrough (default 64MiB)",
     )
     _add_process_options(demo)
-    demo.set_defaults(run=run_demo)
+    demo.set_defaults(run=run_demo, prog=demo.prog)
 
     walk = vsub.add_parser(
         "walk",
@@ -88,7 +89,7 @@ def add_parser(sub: Any) -> None:
         help="first read or write the address (demand paging happens)",
     )
     _add_process_options(walk)
-    walk.set_defaults(run=run_walk)
+    walk.set_defaults(run=run_walk, prog=walk.prog)
 
     maps = vsub.add_parser(
         "maps",
@@ -96,7 +97,7 @@ def add_parser(sub: Any) -> None:
         description="Print /proc/<pid>/maps of a new process, in the kernel's format.",
     )
     _add_process_options(maps)
-    maps.set_defaults(run=lambda a: _print_raw(_spawn(a).maps()))
+    maps.set_defaults(run=lambda a: _print_raw(_spawn(a).maps()), prog=maps.prog)
 
     status = vsub.add_parser(
         "status",
@@ -105,7 +106,7 @@ def add_parser(sub: Any) -> None:
         "process, in the kernel's format.",
     )
     _add_process_options(status)
-    status.set_defaults(run=lambda a: _print_raw(_spawn(a).status()))
+    status.set_defaults(run=lambda a: _print_raw(_spawn(a).status()), prog=status.prog)
 
 
 def _add_process_options(p: argparse.ArgumentParser) -> None:
@@ -147,9 +148,15 @@ def describe_walk(p: Process, va: int) -> list[str]:
         lines.append("  bits 63..48 are not a copy of bit 47: the address is not canonical.")
         lines.append("  The CPU raises a general-protection fault without walking: SIGSEGV.")
         return lines
-    if va >= TASK_SIZE:
+    if va >= USER_VA_END:
         lines.append("  A kernel-half address: the walk would find supervisor-only entries,")
         lines.append("  so a user access faults: SIGSEGV (SEGV_MAPERR).")
+        return lines
+    if va >= TASK_SIZE:
+        lines.append(
+            f"  The top page of the user half: Linux never maps above TASK_SIZE = {TASK_SIZE:#x},"
+        )
+        lines.append("  so an access faults: SIGSEGV (SEGV_MAPERR).")
         return lines
     lines.append("")
     for level, bits in enumerate(_INDEX_BITS):
@@ -198,11 +205,21 @@ def _outcome(p: Process, va: int, leaf: int) -> str:
         ):
             return "An access would fault and the kernel would grow [stack] down to cover it."
         return "An access would fault: SIGSEGV (SEGV_MAPERR), no mapping there."
+    if vma.path and not leaf & (PTE_PRESENT | PTE_PROTNONE):
+        return (
+            "A page of the executable, not touched yet. Linux would map the file's page from "
+            "the page cache (RssFile); the model does not load files and faults in zeroes."
+        )
     readable = bool(vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC))
     writable = bool(vma.prot & PROT_WRITE)
     if not readable:
         kept = " (its frame is kept)" if leaf & PTE_PROTNONE else ""
         return f"PROT_NONE: any access would fault: SIGSEGV (SEGV_ACCERR){kept}."
+    if vma.path and leaf & PTE_PRESENT:
+        return (
+            f"A page of the executable, resident in frame {pte_pfn(leaf):#x} (Linux would map the "
+            "file's page from the page cache; the model faulted in zeroes)."
+        )
     if leaf & PTE_PRESENT and pte_pfn(leaf) == 0:
         if writable:
             return (

@@ -33,18 +33,23 @@ Invariants (check_invariants):
     every non-zero leaf PTE lies inside a VMA
     lazyfree ⊆ pages with a frame and a clean PTE
 
+Placement. Without MAP_FIXED, a hint is taken if the range there is free;
+otherwise the highest gap below mmap_base; a length that is a multiple of
+2 MiB is aligned to 2 MiB (transparent-huge-page alignment, Linux >= 6.7).
+
 Simplified: private anonymous mappings only (no files, no MAP_SHARED, no
 fork, so no reverse map or page sharing beyond the zero page); no swap;
-anon_vma compatibility is not tracked, so adjacent anonymous VMAs with equal
-flags always merge; MADV_NORMAL/RANDOM/SEQUENTIAL/WILLNEED change nothing;
-the overcommit heuristic is mode 0's single-mapping check.
+anon_vmas are bare ids (no chains, no reverse map); MADV_NORMAL, RANDOM,
+SEQUENTIAL and WILLNEED change nothing; the overcommit heuristic is mode 0's
+check of one request at a time.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from errno import EEXIST, EINVAL, ENOMEM, EPERM
+from functools import partial
 
 from .errors import MachineError, OutOfMemoryKill, SegmentationFault, SyscallError
 from .pagetable import (
@@ -75,9 +80,11 @@ from .vma import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    VM_ACCOUNT,
     VM_GROWSDOWN,
     VM_HUGEPAGE,
     VM_NOHUGEPAGE,
+    VM_NORESERVE,
     VMA,
     VmaList,
 )
@@ -86,6 +93,7 @@ TASK_SIZE = (1 << 47) - PAGE_SIZE  # top of user space on x86-64 (4-level paging
 TASK_UNMAPPED_BASE = ((TASK_SIZE // 3) + PAGE_SIZE - 1) & PAGE_MASK  # bottom-up fallback start
 MMAP_MIN_ADDR = 65536  # vm.mmap_min_addr
 STACK_GUARD_GAP = 256 * PAGE_SIZE  # stack_guard_gap: 1 MiB kept free below a stack
+PMD_SIZE = 2 << 20  # what one PD entry (one PT page) maps
 
 MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
@@ -166,6 +174,7 @@ class AddressSpace:
         self.start_brk = self.brk_va = 0  # program break: [start_brk, brk_va) is the heap
         self.start_stack = 0  # an address inside the initial [stack]
         self.killed: str | None = None  # set when the OOM killer ended the process
+        self._last_anon_vma = 0  # anon_vma ids are handed out in order
         # Hot-path aliases: the TLB's dicts never change identity.
         self._rtlb = self.tlb.read
         self._wtlb = self.tlb.write
@@ -348,6 +357,8 @@ class AddressSpace:
             self._set_pte_or_oom(vpn, _ZERO_PTE)
             return _ZERO_PTE
         # do_anonymous_page (write) or copy-on-write from the zero page.
+        if not vma.anon_vma:
+            self._anon_vma_prepare(vma)
         try:
             pfn = self.physmem.alloc()
         except NoFreeFrames:
@@ -361,6 +372,22 @@ class AddressSpace:
             raise self._oom_kill() from None
         self.rss_pages += 1
         return pte
+
+    def _anon_vma_prepare(self, vma: VMA) -> None:
+        """Give vma an anon_vma: a mergeable neighbour's, or a new one (anon_vma_prepare)."""
+        for other in (self.vmas.prev_before(vma.start - 1), self.vmas.next_after(vma.start)):
+            if (
+                other is not None
+                and other.anon_vma
+                and (other.end == vma.start or vma.end == other.start)
+                and other.prot == vma.prot
+                and other.flags == vma.flags
+                and other.anonymous == vma.anonymous
+            ):
+                vma.anon_vma = other.anon_vma
+                return
+        self._last_anon_vma += 1
+        vma.anon_vma = self._last_anon_vma
 
     def _set_pte_or_oom(self, vpn: int, pte: int) -> None:
         try:
@@ -384,7 +411,8 @@ class AddressSpace:
         if nxt.end - new_start > self.stack_rlimit or new_start < MMAP_MIN_ADDR:
             return None
         prev = self.vmas.prev_before(va)
-        if prev is not None and new_start - prev.end < STACK_GUARD_GAP:
+        # expand_downwards keeps the guard gap only from accessible mappings.
+        if prev is not None and prev.prot & _PROT_ALL and new_start - prev.end < STACK_GUARD_GAP:
             return None
         self.vmas.remove(nxt)
         self.total_vm += (nxt.start - new_start) >> PAGE_SHIFT
@@ -427,11 +455,11 @@ class AddressSpace:
             raise SyscallError(ENOMEM, f"mmap: length {length} exceeds the address space")
         # Overcommit heuristic (vm.overcommit_memory=0): a single private
         # writable mapping larger than RAM (no swap here) is refused up front.
-        accounted = prot & PROT_WRITE and not flags & MAP_NORESERVE
-        if accounted and size >> PAGE_SHIFT > self.physmem.total_frames:
-            raise SyscallError(
-                ENOMEM, f"mmap: {size} bytes exceed the overcommit limit (RAM + swap)"
-            )
+        # accountable_mapping: private writable memory is charged unless MAP_NORESERVE.
+        vm_flags = VM_NORESERVE if flags & MAP_NORESERVE else 0
+        if prot & PROT_WRITE and not vm_flags:
+            self._charge("mmap", size >> PAGE_SHIFT)
+            vm_flags = VM_ACCOUNT
         if fixed:
             if addr + size > TASK_SIZE:
                 raise SyscallError(ENOMEM, f"mmap: [{_hex(addr)}, +{size:#x}) is beyond user space")
@@ -440,10 +468,23 @@ class AddressSpace:
             if flags & MAP_FIXED_NOREPLACE and self.vmas.overlapping(addr, addr + size):
                 raise SyscallError(EEXIST, f"mmap: [{_hex(addr)}, +{size:#x}) is already mapped")
             self._unmap_range(addr, addr + size)
+        elif not addr and size % PMD_SIZE == 0:
+            addr = self._thp_unmapped_area(size)
         else:
             addr = self.get_unmapped_area(addr, size)
-        self._insert_vma(VMA(addr, addr + size, prot))
+        self._insert_vma(VMA(addr, addr + size, prot, vm_flags))
         return addr
+
+    def _charge(self, call: str, npages: int) -> None:
+        """The overcommit heuristic of vm.overcommit_memory=0 (__vm_enough_memory).
+
+        One request for more pages than RAM (there is no swap) is refused;
+        the total charged is not tracked.
+        """
+        if npages > self.physmem.total_frames:
+            raise SyscallError(
+                ENOMEM, f"{call}: {npages << PAGE_SHIFT} bytes exceed the overcommit limit (RAM)"
+            )
 
     def _insert_vma(self, vma: VMA) -> VMA:
         self.vmas.insert(vma)
@@ -462,6 +503,22 @@ class AddressSpace:
         lo = prev.end if prev else 0
         hi = self._start_gap(nxt) if nxt else TASK_SIZE
         return lo, max(lo, hi)
+
+    def _thp_unmapped_area(self, size: int) -> int:
+        """A 2 MiB-aligned place for a mapping whose length is a multiple of 2 MiB.
+
+        Linux >= 6.7 with transparent huge pages built in does this for
+        anonymous mappings without a hint (thp_get_unmapped_area): ask for
+        2 MiB more, then align inside the padded range; top-down, an area that
+        is already aligned is shifted up by the padding to sit at its top.
+        Falls back to plain placement if the padded length does not fit.
+        """
+        try:
+            ret = self.get_unmapped_area(0, size + PMD_SIZE)
+        except SyscallError:
+            return self.get_unmapped_area(0, size)
+        off_sub = -ret & (PMD_SIZE - 1)
+        return ret + (off_sub or PMD_SIZE)
 
     def get_unmapped_area(self, hint: int, size: int) -> int:
         """Where a new mapping of size bytes goes (arch_get_unmapped_area_topdown).
@@ -531,7 +588,12 @@ class AddressSpace:
             self.total_vm -= v.npages
         lo, hi = start >> PAGE_SHIFT, end >> PAGE_SHIFT
         self._zap(lo, hi)
-        self.pt.free_empty_tables(lo, hi, levels=3)  # free_pgtables
+        # free_pgtables: tables that serve nothing between the neighbouring VMAs.
+        prev = self.vmas.prev_before(start - 1) if start else None
+        nxt = self.vmas.next_after(end - 1)
+        floor = prev.end >> PAGE_SHIFT if prev is not None else 0
+        ceiling = nxt.start >> PAGE_SHIFT if nxt is not None else 1 << 36
+        self.pt.free_empty_tables(lo, hi, 3, floor, ceiling)
 
     def _zap(self, lo: int, hi: int) -> None:
         """Drop every PTE in [lo, hi) and free the frames (zap_page_range)."""
@@ -562,14 +624,10 @@ class AddressSpace:
             raise SyscallError(ENOMEM, f"{call}: {_hex(start)} is not mapped")
         return min(cov, end)
 
-    def _modify_vmas(
-        self, start: int, end: int, prot: int | None, set_flags: int, clear_flags: int
-    ) -> None:
-        """Set prot and flags on [start, end), splitting and re-merging VMAs (vma_modify)."""
+    def _modify_vmas(self, start: int, end: int, change: Callable[[VMA], None]) -> None:
+        """Apply change to the VMAs of [start, end), split at its edges, then re-merge."""
         for v in self._split_range(start, end):
-            if prot is not None:
-                v.prot = prot
-            v.flags = (v.flags & ~clear_flags) | set_flags
+            change(v)
         for v in self.vmas.overlapping(max(0, start - 1), end + 1):
             if self.vmas.find(v.start) is v:  # not merged into a neighbour already
                 self.vmas.merge_around(v)
@@ -593,11 +651,35 @@ class AddressSpace:
         if end > TASK_SIZE:
             raise SyscallError(ENOMEM, f"mprotect: [{_hex(addr)}, +{size:#x}) is beyond user space")
         cov = self._covered_prefix("mprotect", addr, end)
-        self._modify_vmas(addr, cov, prot, 0, 0)
-        lo, hi = addr >> PAGE_SHIFT, cov >> PAGE_SHIFT
+        # mprotect_fixup, VMA by VMA: private memory that becomes writable for
+        # the first time is charged; a refusal stops the loop there.
+        stop, refused = cov, None
+        if prot & PROT_WRITE:
+            for v in self.vmas.overlapping(addr, cov):
+                if v.flags & (VM_ACCOUNT | VM_NORESERVE) or v.prot & PROT_WRITE:
+                    continue
+                lo_va = max(v.start, addr)
+                try:
+                    self._charge("mprotect", (min(v.end, cov) - lo_va) >> PAGE_SHIFT)
+                except SyscallError as err:
+                    stop, refused = lo_va, err
+                    break
+
+        def change(v: VMA) -> None:
+            v.prot = prot
+            if prot & PROT_WRITE and not v.flags & VM_NORESERVE:
+                v.flags |= VM_ACCOUNT
+            elif not prot & PROT_WRITE and v.anonymous and not v.anon_vma:
+                v.flags &= ~VM_ACCOUNT  # never written: nothing to keep charged
+
+        if stop > addr:
+            self._modify_vmas(addr, stop, change)
+        lo, hi = addr >> PAGE_SHIFT, stop >> PAGE_SHIFT
         self.tlb.flush_range(lo, hi)
         for vpn, pte in list(self.pt.present_in(lo, hi)):
             self.pt.set(vpn, self._pte_for_prot(pte, prot))
+        if refused is not None:
+            raise refused
         if cov < end:
             raise SyscallError(
                 ENOMEM, f"mprotect: {_hex(cov)} is not mapped (range changed up to it)"
@@ -640,14 +722,18 @@ class AddressSpace:
             lo, hi = s >> PAGE_SHIFT, e >> PAGE_SHIFT
             if advice == MADV_DONTNEED:
                 self._zap(lo, hi)
-                # Kernels since 6.14 (CONFIG_PT_RECLAIM) free PT pages emptied here.
-                self.pt.free_empty_tables(lo, hi, levels=1)
+                # Kernels since 6.14 (CONFIG_PT_RECLAIM) free the PT pages whose
+                # whole 2 MiB the range covered (reclaim_pt_is_enabled).
+                self.pt.free_empty_tables(lo, hi, 1, lo, hi)
             elif advice == MADV_FREE:
                 self._mark_lazyfree(lo, hi)
-            elif advice == MADV_HUGEPAGE:
-                self._modify_vmas(s, e, None, VM_HUGEPAGE, VM_NOHUGEPAGE)
-            elif advice == MADV_NOHUGEPAGE:
-                self._modify_vmas(s, e, None, VM_NOHUGEPAGE, VM_HUGEPAGE)
+            elif advice in (MADV_HUGEPAGE, MADV_NOHUGEPAGE):
+                on, off = (
+                    (VM_HUGEPAGE, VM_NOHUGEPAGE)
+                    if advice == MADV_HUGEPAGE
+                    else (VM_NOHUGEPAGE, VM_HUGEPAGE)
+                )
+                self._modify_vmas(s, e, partial(_set_flags, on=on, off=off))
         covered = sum(e - s for s, e in parts)
         if covered != size:
             raise SyscallError(
@@ -696,7 +782,8 @@ class AddressSpace:
         nxt = self.vmas.next_after(old_top - 1)  # the first VMA at or above old_top
         if nxt is not None and new_top + PAGE_SIZE > self._start_gap(nxt):
             return self.brk_va  # would touch the next mapping (or a stack's guard gap)
-        self._insert_vma(VMA(old_top, new_top, PROT_READ | PROT_WRITE))
+        self._charge("brk", (new_top - old_top) >> PAGE_SHIFT)
+        self._insert_vma(VMA(old_top, new_top, PROT_READ | PROT_WRITE, VM_ACCOUNT))
         self.brk_va = new_brk
         return new_brk
 
@@ -853,6 +940,5 @@ class AddressSpace:
                 )
 
 
-def iter_pages(start: int, end: int) -> Iterable[int]:
-    """Page-aligned addresses of [start, end)."""
-    return range(start & PAGE_MASK, end, PAGE_SIZE)
+def _set_flags(v: VMA, on: int, off: int) -> None:
+    v.flags = (v.flags & ~off) | on

@@ -215,18 +215,25 @@ class PageTable:
             t.used -= 1
         return out
 
-    def free_empty_tables(self, lo_vpn: int, hi_vpn: int, levels: int = 3) -> int:
-        """Free table pages below the PML4 left empty in [lo_vpn, hi_vpn).
+    def free_empty_tables(
+        self, lo_vpn: int, hi_vpn: int, levels: int, floor_vpn: int, ceiling_vpn: int
+    ) -> int:
+        """Free empty table pages below the PML4 that serve [lo_vpn, hi_vpn).
 
-        With levels=1 only last-level PT pages go (what PT reclaim does on
-        MADV_DONTNEED); with 3, PT, PD and PDPT pages (munmap's free_pgtables).
-        Returns the number of table pages freed.
+        A table page goes only if it maps nothing and everything it could map
+        lies inside [floor_vpn, ceiling_vpn), so it serves no other VMA:
+        munmap passes the neighbouring VMAs' edges and levels=3 (PT, PD and
+        PDPT pages, as free_pgtables does); MADV_DONTNEED passes the zapped
+        range itself and levels=1 (PT pages it covered whole, as PT reclaim
+        does). Returns the number of table pages freed.
         """
         if lo_vpn >= hi_vpn:
             return 0
-        return self._free_empty(self.root, 0, lo_vpn, hi_vpn, 4 - levels)
+        return self._free_empty(self.root, 0, lo_vpn, hi_vpn, 4 - levels, floor_vpn, ceiling_vpn)
 
-    def _free_empty(self, t: Table, base: int, lo: int, hi: int, min_level: int) -> int:
+    def _free_empty(
+        self, t: Table, base: int, lo: int, hi: int, min_level: int, floor: int, ceiling: int
+    ) -> int:
         span = 1 << (9 * (3 - t.level))
         first = max(0, (lo - base) // span)
         last = min(ENTRIES - 1, (hi - 1 - base) // span)
@@ -236,9 +243,15 @@ class PageTable:
             if not e:
                 continue
             child = self._tables[(e & PTE_PFN_MASK) >> PAGE_SHIFT]
+            child_base = base + i * span
             if child.level < 3:
-                freed += self._free_empty(child, base + i * span, lo, hi, min_level)
-            if child.used == 0 and child.level >= min_level:
+                freed += self._free_empty(child, child_base, lo, hi, min_level, floor, ceiling)
+            if (
+                child.used == 0
+                and child.level >= min_level
+                and floor <= child_base
+                and child_base + span <= ceiling
+            ):
                 del self._tables[child.pfn]
                 self._physmem.free(child.pfn)
                 self.table_pages[child.level] -= 1

@@ -36,7 +36,7 @@ from .errors import MachineError
 from .mm import STACK_GUARD_GAP, TASK_SIZE, AddressSpace, page_align
 from .physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 from .stats import MemoryReading, MemoryStatus, PhysicalStatus
-from .vma import PROT_EXEC, PROT_READ, PROT_WRITE, VM_GROWSDOWN, VMA
+from .vma import PROT_EXEC, PROT_READ, PROT_WRITE, VM_ACCOUNT, VM_GROWSDOWN, VMA
 
 INITIAL_STACK = 132 << 10  # setup_arg_pages leaves 128 KiB + the argument page(s)
 MIN_GAP = 128 << 20  # mmap_base keeps at least this much below the stack top
@@ -146,15 +146,16 @@ class Process:
         mm = self.mm
         va = image.base
         offset = 0
-        for nbytes, prot in (
-            (image.text_bytes, PROT_READ | PROT_EXEC),
-            (image.rodata_bytes, PROT_READ),
-            (image.data_bytes, PROT_READ | PROT_WRITE),
+        # Private writable segments are charged (VM_ACCOUNT), as mmap charges them.
+        for nbytes, prot, flags in (
+            (image.text_bytes, PROT_READ | PROT_EXEC, 0),
+            (image.rodata_bytes, PROT_READ, 0),
+            (image.data_bytes, PROT_READ | PROT_WRITE, VM_ACCOUNT),
         ):
             if nbytes:
                 size = page_align(nbytes)
                 mm._insert_vma(
-                    VMA(va, va + size, prot, 0, image.path, offset, image.dev, image.inode)
+                    VMA(va, va + size, prot, flags, image.path, offset, image.dev, image.inode)
                 )
                 va += size
                 offset += size
@@ -162,7 +163,7 @@ class Process:
         mm.end_code = image.base + image.text_bytes
         if image.bss_bytes:
             size = page_align(image.bss_bytes)
-            mm._insert_vma(VMA(va, va + size, PROT_READ | PROT_WRITE))
+            mm._insert_vma(VMA(va, va + size, PROT_READ | PROT_WRITE, VM_ACCOUNT))
             va += size
         brk = va
         if rng is not None:

@@ -8,8 +8,8 @@ bisect (a process has tens to a few hundred VMAs).
 Invariants (VmaList.check_invariants):
     start % PAGE_SIZE == 0 and end % PAGE_SIZE == 0 and start < end
     vmas[i].end <= vmas[i + 1].start
-    two adjacent anonymous VMAs with equal prot and flags do not touch
-        (they would have been merged, as vma_merge does)
+    two adjacent anonymous VMAs with equal prot and flags and compatible
+        anon_vmas do not touch (they would have been merged, as vma_merge does)
 
 Simplified: only private mappings; "file-backed" VMAs (the executable's
 segments) carry a path, device and inode for display but fault in zeroes.
@@ -30,6 +30,8 @@ PROT_WRITE = 0x2
 PROT_EXEC = 0x4
 
 VM_GROWSDOWN = 0x0100  # a stack: grows down on faults below it
+VM_ACCOUNT = 0x0010_0000  # counted in the commit charge (private writable memory)
+VM_NORESERVE = 0x0020_0000  # MAP_NORESERVE: never charged
 VM_HUGEPAGE = 0x2000_0000  # MADV_HUGEPAGE was applied
 VM_NOHUGEPAGE = 0x4000_0000  # MADV_NOHUGEPAGE was applied
 
@@ -44,6 +46,8 @@ class VMA:
     offset: int = 0  # file offset of `start` (file-backed only)
     dev: tuple[int, int] = (0, 0)  # major, minor of the file's device
     inode: int = 0  # the file's inode
+    anon_vma: int = 0  # id of the anon_vma (0: none yet); set by the first write fault,
+    # kept by both halves of a split; two VMAs with different non-zero ids never merge
 
     @property
     def npages(self) -> int:
@@ -68,6 +72,8 @@ class VMA:
         """True if `other` starts where self ends and both would be one VMA."""
         if self.end != other.start or self.prot != other.prot or self.flags != other.flags:
             return False
+        if self.anon_vma and other.anon_vma and self.anon_vma != other.anon_vma:
+            return False  # is_mergeable_anon_vma
         if self.anonymous and other.anonymous:
             return True
         return (
@@ -90,6 +96,7 @@ class VMA:
             self.offset + (va - self.start) if self.path else 0,
             self.dev,
             self.inode,
+            self.anon_vma,
         )
         self.end = va
         return tail
@@ -157,19 +164,26 @@ class VmaList:
         return tail
 
     def merge_around(self, vma: VMA) -> VMA:
-        """Merge a listed VMA with mergeable neighbours (vma_merge); return the result."""
+        """Merge a listed VMA with mergeable neighbours (vma_merge); return the result.
+
+        The previous VMA is tried first, then the next one against the result,
+        so prev and next with different anon_vmas are never joined.
+        """
         i = bisect_right(self._starts, vma.start) - 1
         vmas = self._vmas
-        if i + 1 < len(vmas) and vma.can_merge_after(vmas[i + 1]):
-            vma.end = vmas[i + 1].end
-            del vmas[i + 1]
-            del self._starts[i + 1]
         if i > 0 and vmas[i - 1].can_merge_after(vma):
             prev = vmas[i - 1]
             prev.end = vma.end
+            prev.anon_vma = prev.anon_vma or vma.anon_vma
             del vmas[i]
             del self._starts[i]
-            return prev
+            vma, i = prev, i - 1
+        if i + 1 < len(vmas) and vma.can_merge_after(vmas[i + 1]):
+            nxt = vmas[i + 1]
+            vma.end = nxt.end
+            vma.anon_vma = vma.anon_vma or nxt.anon_vma
+            del vmas[i + 1]
+            del self._starts[i + 1]
         return vma
 
     def check_invariants(self) -> None:
