@@ -43,7 +43,7 @@ def bench(n: int) -> dict[str, float]:
     addrs = [base + ((i * 8) % (npages * PAGE_SIZE)) for i in range(0, n * 4097, 4097)][:n]
     addrs = [a & ~7 for a in addrs]
     load64, store64 = p.load64, p.store64
-    for a in addrs[:npages * 2]:  # warm the TLB for loads and stores
+    for a in addrs[: npages * 2]:  # warm the TLB for loads and stores
         store64(a, load64(a))
 
     def singles() -> None:
@@ -110,10 +110,14 @@ def main() -> None:
     if args.json:
         print(json.dumps(r, indent=2))
         return
-    print(f"gomem.machine access benchmark ({platform.python_implementation()} "
-          f"{platform.python_version()}, one core, best of 5)")
-    print(f"  single load64/store64, warm TLB : {r['single_accesses_per_s']:>14,.0f} accesses/s"
-          f"  (target >= 1,000,000)")
+    print(
+        f"gomem.machine access benchmark ({platform.python_implementation()} "
+        f"{platform.python_version()}, one core, best of 5)"
+    )
+    print(
+        f"  single load64/store64, warm TLB : {r['single_accesses_per_s']:>14,.0f} accesses/s"
+        f"  (target >= 1,000,000)"
+    )
     print(f"  load_words/store_words runs     : {r['run_words_per_s']:>14,.0f} words/s")
     print(f"  loads missing the TLB           : {r['tlb_miss_loads_per_s']:>14,.0f} loads/s")
     print(f"  first-touch write faults        : {r['first_touch_faults_per_s']:>14,.0f} faults/s")

@@ -156,8 +156,15 @@ def test_write_after_read_copies_on_write_from_the_zero_page(mm: AddressSpace) -
         ("wr", 1, 4),  # the read finds the frame already mapped
         ("rwrw", 2, 4),
     ],
-    ids=["read", "write", "read-read", "write-write", "read-write", "write-read",
-         "read-write-read-write"],
+    ids=[
+        "read",
+        "write",
+        "read-read",
+        "write-write",
+        "read-write",
+        "write-read",
+        "read-write-read-write",
+    ],
 )
 def test_faults_and_rss_of_an_access_sequence_on_one_page(
     mm: AddressSpace, accesses: str, expected_faults: int, expected_rss_kb: int
@@ -353,8 +360,11 @@ def test_madvise_hugepage_splits_the_vma_and_nohugepage_flips_the_flag(mm: Addre
     mm.madvise(W + PAGE, PAGE, MADV_HUGEPAGE)
     thp = VM_HUGEPAGE | VM_NOHUGEPAGE  # VM_ACCOUNT is set on all three too
     vmas = [(v.start, v.end, v.flags & thp) for v in mm.vmas if W <= v.start < W + 3 * PAGE]
-    assert vmas == [(W, W + PAGE, 0), (W + PAGE, W + 2 * PAGE, VM_HUGEPAGE),
-                    (W + 2 * PAGE, W + 3 * PAGE, 0)]
+    assert vmas == [
+        (W, W + PAGE, 0),
+        (W + PAGE, W + 2 * PAGE, VM_HUGEPAGE),
+        (W + 2 * PAGE, W + 3 * PAGE, 0),
+    ]
     # Three maps lines with the same perms: flags are not shown but keep VMAs apart.
     assert [p for _, _, p in lines_in(mm, W, W + 3 * PAGE)] == ["rw-p"] * 3
     mm.madvise(W + PAGE, PAGE, MADV_NOHUGEPAGE)
@@ -396,12 +406,18 @@ ERROR_CASES = [
     # MAP_SHARED: not modelled, refused as docs/FIDELITY.md says (Linux would map it).
     ("mmap-shared", lambda mm: mm.mmap(PAGE, flags=MAP_ANONYMOUS | 0x01), EINVAL),
     ("mmap-fixed-unaligned", lambda mm: mm.mmap(PAGE, flags=FIXED, addr=W + 1), EINVAL),
-    ("mmap-fixed-noreplace-overlap",
-     lambda mm: mm.mmap(2 * PAGE, flags=ANON | MAP_FIXED_NOREPLACE, addr=W + 3 * PAGE), EEXIST),
+    (
+        "mmap-fixed-noreplace-overlap",
+        lambda mm: mm.mmap(2 * PAGE, flags=ANON | MAP_FIXED_NOREPLACE, addr=W + 3 * PAGE),
+        EEXIST,
+    ),
     ("mmap-fixed-at-0x1000", lambda mm: mm.mmap(PAGE, flags=FIXED, addr=0x1000), EPERM),
     ("mmap-fixed-just-below-min-addr", lambda mm: mm.mmap(PAGE, flags=FIXED, addr=0xF000), EPERM),
-    ("mmap-fixed-beyond-user-space",
-     lambda mm: mm.mmap(2 * PAGE, flags=FIXED, addr=TASK_SIZE - PAGE), ENOMEM),
+    (
+        "mmap-fixed-beyond-user-space",
+        lambda mm: mm.mmap(2 * PAGE, flags=FIXED, addr=TASK_SIZE - PAGE),
+        ENOMEM,
+    ),
     ("mmap-longer-than-user-space", lambda mm: mm.mmap(TASK_SIZE + PAGE, PROT_NONE), ENOMEM),
     # 1 TiB = 268435456 pages > 16 GiB = 4194304 frames: overcommit mode 0 refuses.
     ("mmap-writable-larger-than-ram", lambda mm: mm.mmap(TiB), ENOMEM),
@@ -572,8 +588,16 @@ def test_a_writable_mapping_exactly_as_large_as_ram_is_accepted() -> None:
         (TASK_SIZE, False, "SEGV_MAPERR"),  # first address above user space
         (TASK_SIZE + 8 * PAGE, True, "SEGV_MAPERR"),
     ],
-    ids=["read-unmapped", "write-unmapped", "read-prot-none", "write-prot-none",
-         "write-read-only", "write-exec-only", "read-task-size", "write-above-task-size"],
+    ids=[
+        "read-unmapped",
+        "write-unmapped",
+        "read-prot-none",
+        "write-prot-none",
+        "write-read-only",
+        "write-exec-only",
+        "read-task-size",
+        "write-above-task-size",
+    ],
 )
 def test_segfault_reason_tells_missing_mapping_from_forbidden_access(
     mm: AddressSpace, va: int, write: bool, reason: str
@@ -833,8 +857,9 @@ def test_vm_pte_counts_table_pages_below_the_pml4(proc: Process) -> None:
 
 
 def test_vm_exe_rounds_the_text_to_whole_pages() -> None:
-    p = Machine().spawn("app", ExecutableImage(text_bytes=0x1001, rodata_bytes=0,
-                                               data_bytes=0, bss_bytes=0))
+    p = Machine().spawn(
+        "app", ExecutableImage(text_bytes=0x1001, rodata_bytes=0, data_bytes=0, bss_bytes=0)
+    )
     assert p.statistics().vm_exe_kb == 8  # 0x1001 bytes span two pages
 
 
@@ -906,3 +931,37 @@ def test_making_a_1_tib_reservation_writable_on_16_gib_is_refused(mm: AddressSpa
         mm.mprotect(a, TiB, RW)  # 2^28 pages > 2^22 frames of RAM
     assert exc.value.errno == ENOMEM
     assert mm.maps_text() == before
+
+
+def test_neighbours_written_under_different_prot_merge_after_mprotect_equalises_them(
+    mm: AddressSpace,
+) -> None:
+    mm.mmap(PAGE, RW, FIXED, W)
+    mm.store64(W, 1)  # A gets an anon_vma
+    mm.mmap(PAGE, RW | PROT_EXEC, FIXED, W + PAGE)  # B: flags differ from A only in VM_EXEC
+    mm.store64(W + PAGE, 2)  # Linux: find_mergeable_anon_vma hands B the anon_vma of A
+    assert len(lines_in(mm, W, W + 2 * PAGE)) == 2
+    mm.mprotect(W + PAGE, PAGE, RW)
+    # Equal flags and one shared anon_vma: vma_merge joins them, as for never-written B.
+    assert lines_in(mm, W, W + 2 * PAGE) == [(W, W + 2 * PAGE, "rw-p")]
+    assert (mm.load64(W), mm.load64(W + PAGE)) == (1, 2)
+
+
+def test_mmap_ignores_prot_bits_it_does_not_know(mm: AddressSpace) -> None:
+    # do_mmap turns prot into VM_* flags with calc_vm_prot_bits, which drops unknown bits.
+    a = mm.mmap(PAGE, RW | 0x8, FIXED, W)
+    assert lines_in(mm, W, W + PAGE) == [(a, a + PAGE, "rw-p")]
+
+
+def test_mprotect_accepts_prot_sem_as_a_no_op(mm: AddressSpace) -> None:
+    # x86 arch_validate_prot allows PROT_READ|PROT_WRITE|PROT_EXEC|PROT_SEM (0x8).
+    mm.mmap(PAGE, RW, FIXED, W)
+    mm.mprotect(W, PAGE, PROT_READ | 0x8)
+    assert lines_in(mm, W, W + PAGE) == [(W, W + PAGE, "r--p")]
+
+
+def test_madv_free_on_the_executables_file_mapping_is_einval(proc: Process) -> None:
+    # madvise_free_single_vma refuses VMAs that are not anonymous.
+    with pytest.raises(SyscallError) as exc:
+        proc.madvise(IMAGE.base, PAGE, MADV_FREE)
+    assert exc.value.errno == EINVAL

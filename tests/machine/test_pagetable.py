@@ -294,8 +294,15 @@ def test_describe_entry_names_flags_and_pfn(entry: int, text: str) -> None:
         (0xFFFFFFFFFFFFFFFF, True),
         (0x0000FFFFFFFFFFFF, False),
     ],
-    ids=["zero", "top-of-lower-half", "just-above-lower-half", "just-below-upper-half",
-         "bottom-of-upper-half", "all-ones", "48-bit-all-ones"],
+    ids=[
+        "zero",
+        "top-of-lower-half",
+        "just-above-lower-half",
+        "just-below-upper-half",
+        "bottom-of-upper-half",
+        "all-ones",
+        "48-bit-all-ones",
+    ],
 )
 def test_is_canonical_requires_bits_63_to_47_equal(va: int, canonical: bool) -> None:
     assert is_canonical(va) is canonical

@@ -44,8 +44,17 @@ def parse(maps: str) -> list[tuple[int, int, str, int, str, int, str]]:
     for line in maps.splitlines():
         f = line.split(maxsplit=5)
         lo, hi = f[0].split("-")
-        out.append((int(lo, 16), int(hi, 16), f[1], int(f[2], 16), f[3], int(f[4]),
-                    f[5] if len(f) > 5 else ""))
+        out.append(
+            (
+                int(lo, 16),
+                int(hi, 16),
+                f[1],
+                int(f[2], 16),
+                f[3],
+                int(f[4]),
+                f[5] if len(f) > 5 else "",
+            )
+        )
     return out
 
 
@@ -74,8 +83,13 @@ def test_the_default_image_has_the_shape_of_a_static_go_binary() -> None:
     lines = parse(p.maps())
     perms = [(perm, name != "" and name.startswith("/")) for _, _, perm, _, _, _, name in lines]
     # text r-x, rodata r--, data rw- from the file; bss anonymous rw-; then the stack.
-    assert perms == [("r-xp", True), ("r--p", True), ("rw-p", True), ("rw-p", False),
-                     ("rw-p", False)]
+    assert perms == [
+        ("r-xp", True),
+        ("r--p", True),
+        ("rw-p", True),
+        ("rw-p", False),
+        ("rw-p", False),
+    ]
     assert lines[0][0] == 0x400000  # non-PIE: Go's default link address
     for (_, end, *_), (start, *_) in zip(lines, lines[1:4], strict=False):
         assert end == start  # the four image segments are contiguous

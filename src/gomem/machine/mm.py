@@ -126,6 +126,7 @@ MADV_NAMES = {
 }
 
 _PROT_ALL = PROT_READ | PROT_WRITE | PROT_EXEC
+PROT_SEM = 0x8  # accepted by mprotect, without effect on x86
 _FRAME_PTE = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED | PTE_DIRTY  # fresh anon page
 _ZERO_PTE = (ZERO_PFN << PAGE_SHIFT) | PTE_PRESENT | PTE_USER | PTE_ACCESSED  # zero-page map
 
@@ -374,15 +375,18 @@ class AddressSpace:
         return pte
 
     def _anon_vma_prepare(self, vma: VMA) -> None:
-        """Give vma an anon_vma: a mergeable neighbour's, or a new one (anon_vma_prepare)."""
+        """Give vma an anon_vma: a compatible neighbour's, or a new one (anon_vma_prepare).
+
+        anon_vma_compatible: adjacent, same file, flags equal but for the
+        access bits (so a neighbour that differs only in prot qualifies).
+        """
         for other in (self.vmas.prev_before(vma.start - 1), self.vmas.next_after(vma.start)):
             if (
                 other is not None
                 and other.anon_vma
                 and (other.end == vma.start or vma.end == other.start)
-                and other.prot == vma.prot
                 and other.flags == vma.flags
-                and other.anonymous == vma.anonymous
+                and other.path == vma.path
             ):
                 vma.anon_vma = other.anon_vma
                 return
@@ -443,8 +447,7 @@ class AddressSpace:
             raise SyscallError(EINVAL, "mmap: only MAP_PRIVATE mappings are modelled")
         if not flags & MAP_ANONYMOUS:
             raise SyscallError(EINVAL, "mmap: only anonymous (MAP_ANONYMOUS) mappings are modelled")
-        if prot & ~_PROT_ALL:
-            raise SyscallError(EINVAL, f"mmap: bad prot {prot:#x}")
+        prot &= _PROT_ALL  # do_mmap ignores bits it does not know (calc_vm_prot_bits)
         if length <= 0:
             raise SyscallError(EINVAL, f"mmap: length must be positive, got {length}")
         fixed = bool(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
@@ -640,8 +643,9 @@ class AddressSpace:
         """
         if addr & ~PAGE_MASK:
             raise SyscallError(EINVAL, f"mprotect: address {_hex(addr)} is not page-aligned")
-        if prot & ~_PROT_ALL:
+        if prot & ~(_PROT_ALL | PROT_SEM):  # x86's arch_validate_prot
             raise SyscallError(EINVAL, f"mprotect: bad prot {prot:#x}")
+        prot &= _PROT_ALL  # PROT_SEM is accepted and means nothing on x86
         if length < 0:
             raise SyscallError(EINVAL, f"mprotect: negative length {length}")
         size = page_align(length)
@@ -715,11 +719,15 @@ class AddressSpace:
         end = addr + size
         if end > TASK_SIZE:
             raise SyscallError(ENOMEM, f"madvise: [{_hex(addr)}, +{size:#x}) is beyond user space")
-        parts = [(max(v.start, addr), min(v.end, end)) for v in self.vmas.overlapping(addr, end)]
+        vmas = self.vmas.overlapping(addr, end)
+        parts = [(max(v.start, addr), min(v.end, end), v.anonymous) for v in vmas]
         if not parts:
             raise SyscallError(ENOMEM, f"madvise: [{_hex(addr)}, +{size:#x}) is not mapped")
-        for s, e in parts:
+        for s, e, anonymous in parts:
             lo, hi = s >> PAGE_SHIFT, e >> PAGE_SHIFT
+            if advice == MADV_FREE and not anonymous:
+                # madvise_free_single_vma: file mappings refuse, after the VMAs before.
+                raise SyscallError(EINVAL, f"madvise MADV_FREE: {_hex(s)} is a file mapping")
             if advice == MADV_DONTNEED:
                 self._zap(lo, hi)
                 # Kernels since 6.14 (CONFIG_PT_RECLAIM) free the PT pages whose
@@ -734,7 +742,7 @@ class AddressSpace:
                     else (VM_NOHUGEPAGE, VM_HUGEPAGE)
                 )
                 self._modify_vmas(s, e, partial(_set_flags, on=on, off=off))
-        covered = sum(e - s for s, e in parts)
+        covered = sum(e - s for s, e, _ in parts)
         if covered != size:
             raise SyscallError(
                 ENOMEM, f"madvise {name}: part of [{_hex(addr)}, +{size:#x}) is not mapped"
