@@ -9,6 +9,7 @@ numbers are the ones mmap(2), munmap(2), mprotect(2) and madvise(2) document.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from errno import EEXIST, EINVAL, ENOMEM, EPERM
 
@@ -965,3 +966,14 @@ def test_madv_free_on_the_executables_file_mapping_is_einval(proc: Process) -> N
     with pytest.raises(SyscallError) as exc:
         proc.madvise(IMAGE.base, PAGE, MADV_FREE)
     assert exc.value.errno == EINVAL
+
+
+@pytest.mark.parametrize("offset", [0, 4092, 4094], ids=["in-page", "page-end", "straddling"])
+def test_load32_and_store32_are_little_endian_words_anywhere(mm: AddressSpace, offset: int) -> None:
+    mm.mmap(2 * PAGE, RW, FIXED, W)
+    mm.store32(W + offset, 0x11223344)
+    # Little-endian: the lowest byte comes first in memory.
+    assert mm.read(W + offset, 4) == bytes([0x44, 0x33, 0x22, 0x11])
+    assert mm.load32(W + offset) == 0x11223344
+    with pytest.raises(struct.error):
+        mm.store32(W, 1 << 32)

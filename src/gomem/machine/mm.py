@@ -133,6 +133,9 @@ _ZERO_PTE = (ZERO_PFN << PAGE_SHIFT) | PTE_PRESENT | PTE_USER | PTE_ACCESSED  # 
 _Q = struct.Struct("<Q")
 _unpack_q = _Q.unpack_from
 _pack_q = _Q.pack_into
+_I = struct.Struct("<I")
+_unpack_i = _I.unpack_from
+_pack_i = _I.pack_into
 
 
 def page_align(n: int) -> int:
@@ -211,6 +214,32 @@ class AddressSpace:
             if not 0 <= value < 1 << 64:
                 raise
             self.write(va, value.to_bytes(8, "little"))
+
+    def load32(self, va: int) -> int:
+        """Load the little-endian 4-byte word at va."""
+        e = self._rtlb.get(va >> PAGE_SHIFT)
+        if e is None:
+            e = self._miss(va, False)
+        e.reads += 1
+        try:
+            return _unpack_i(e.mem, va & 4095)[0]  # type: ignore[arg-type]
+        except struct.error:  # the word crosses into the next page
+            e.reads -= 1
+            return int.from_bytes(self.read(va, 4), "little")
+
+    def store32(self, va: int, value: int) -> None:
+        """Store value as a little-endian 4-byte word at va."""
+        e = self._wtlb.get(va >> PAGE_SHIFT)
+        if e is None:
+            e = self._miss(va, True)
+        e.writes += 1
+        try:
+            _pack_i(e.mem, va & 4095, value)  # type: ignore[arg-type]
+        except struct.error:
+            e.writes -= 1
+            if not 0 <= value < 1 << 32:
+                raise
+            self.write(va, value.to_bytes(4, "little"))
 
     def load8(self, va: int) -> int:
         e = self._rtlb.get(va >> PAGE_SHIFT)

@@ -84,6 +84,8 @@ class Process:
 
     load64: Callable[[int], int]
     store64: Callable[[int, int], None]
+    load32: Callable[[int], int]
+    store32: Callable[[int, int], None]
     load8: Callable[[int], int]
     store8: Callable[[int, int], None]
     load_words: Callable[[int, int], tuple[int, ...]]
@@ -133,6 +135,8 @@ class Process:
         for name in (
             "load64",
             "store64",
+            "load32",
+            "store32",
             "load8",
             "store8",
             "load_words",
