@@ -22,9 +22,9 @@ Throughput is the only wall-clock figure; everything else replays exactly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gomem.machine import Machine, Process
 
@@ -36,9 +36,12 @@ LISTS = ("implicit", "explicit", "segregated", "simple-segregated")
 
 
 class TraceOp(Protocol):
-    kind: str  # "a", "r" or "f"
-    id: int
-    size: int
+    @property
+    def kind(self) -> str: ...  # "a", "r" or "f"
+    @property
+    def id(self) -> int: ...
+    @property
+    def size(self) -> int: ...
 
 
 class HeapAllocator(Protocol):
@@ -51,13 +54,15 @@ class HeapAllocator(Protocol):
     def realloc(self, bp: int, size: int) -> int: ...
     def block_size(self, bp: int) -> int: ...
     def check(self) -> None: ...
+    def blocks(self) -> Iterator[tuple[int, int, bool]]: ...
+    def free_lists(self) -> list[list[int]]: ...
 
 
 Factory = Callable[[Process], HeapAllocator]
 
 
 def make_factory(
-    lists: str = "explicit", policy: str = "first", preset: str | None = None, **options: object
+    lists: str = "explicit", policy: str = "first", *, preset: str | None = None, **options: Any
 ) -> Factory:
     """A function that builds the chosen allocator on a process; ValueError if invalid."""
     if preset is not None:
@@ -74,7 +79,7 @@ def make_factory(
         return lambda p: SimpleSegregated(p)
     if lists not in LISTS:
         raise ValueError(f"list must be one of {', '.join(LISTS)}, got {lists!r}")
-    config = Config(organization=lists, policy=policy, **options)  # type: ignore[arg-type]
+    config = Config(organization=lists, policy=policy, **options)
     return lambda p: Allocator(p, config)
 
 
@@ -109,9 +114,17 @@ def _pattern(ident: int, size: int) -> bytes:
 
 
 def run_trace(
-    ops: Iterable[TraceOp], factory: Factory, *, name: str = "trace", check: bool = False
+    ops: Iterable[TraceOp],
+    factory: Factory,
+    *,
+    name: str = "trace",
+    check: bool = False,
+    observe: Callable[[int, HeapAllocator], None] | None = None,
 ) -> RunResult:
-    """Replay ops on a fresh process with a new allocator; measure as mdriver does."""
+    """Replay ops on a fresh process with a new allocator; measure as mdriver does.
+
+    observe(n, allocator), if given, runs after the n-th operation (n from 1).
+    """
     process = Machine().spawn("mdriver")
     a = factory(process)
     live: dict[int, tuple[int, int]] = {}  # id -> (payload address, requested size)
@@ -153,6 +166,8 @@ def run_trace(
             if kind != "f":
                 a.heap.write(live[op.id][0], _pattern(op.id, op.size))
             _validate(a, live, name, n)
+        if observe is not None:
+            observe(n, a)
     seconds = time.perf_counter() - start
     return RunResult(name, n, peak, a.heap.size, seconds, tuple(internal), tuple(external))
 

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import probe, vm
+from . import malloc, probe, vm
 from .args import BadInput
 
 
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     vm.add_parser(sub)
     probe.add_parser(sub)
+    malloc.add_parser(sub)
     return parser
 
 
