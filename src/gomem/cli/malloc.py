@@ -104,6 +104,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _classes(text: str) -> tuple[int, ...]:
+    try:
+        bounds = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of integers like 32,64,128"
+        ) from None
+    if not bounds or list(bounds) != sorted(set(bounds)) or bounds[0] <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: bounds must be positive and increasing")
+    return bounds
+
+
 def _add_allocator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list", choices=LISTS, default="explicit", help="free-block organisation")
     p.add_argument("--policy", choices=POLICIES, default="first", help="placement policy")
@@ -116,14 +128,31 @@ def _add_allocator_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset", choices=("csapp",), help="the CS:APP 9.9 allocator (overrides the rest)"
     )
+    p.add_argument("--word", type=int, choices=(4, 8), default=8, help="header/link word bytes")
+    p.add_argument("--align", type=int, choices=(8, 16), default=16, help="payload alignment")
+    p.add_argument("--chunk", type=_positive, default=4096, help="least heap growth, bytes")
+    p.add_argument(
+        "--classes",
+        type=_classes,
+        default=(),
+        metavar="B1,B2,...",
+        help="segregated size classes: increasing block-size bounds (default: powers of two)",
+    )
 
 
 def _factory(args: argparse.Namespace) -> tuple[str, Factory]:
     if args.preset:
         return "csapp", make_factory(preset=args.preset)
-    options: dict[str, str] = {}
+    options: dict[str, Any] = {}
     if args.list != "simple-segregated":
-        options = {"coalesce": args.coalesce, "insertion": args.insertion}
+        options = {
+            "coalesce": args.coalesce,
+            "insertion": args.insertion,
+            "word": args.word,
+            "align": args.align,
+            "chunk": args.chunk,
+            "classes": args.classes,
+        }
     try:
         return f"{args.list}-{args.policy}", make_factory(args.list, args.policy, **options)
     except ValueError as err:
