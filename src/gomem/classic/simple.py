@@ -132,8 +132,8 @@ class SimpleSegregated:
         old = self.block_size(bp)
         i = self._class_of(size)
         if bp in self.large:
-            if round_up(size, PAGE) == old:
-                return bp
+            if i == len(self.classes) and round_up(size, PAGE) == old:
+                return bp  # still a large request of the same page count
         elif i < len(self.classes) and self.classes[i] == old:
             return bp
         new = self.malloc(size)
