@@ -153,8 +153,9 @@ def _factory(args: argparse.Namespace) -> tuple[str, Factory]:
             "chunk": args.chunk,
             "classes": args.classes,
         }
+    name = args.list if args.list == "simple-segregated" else f"{args.list}-{args.policy}"
     try:
-        return f"{args.list}-{args.policy}", make_factory(args.list, args.policy, **options)
+        return name, make_factory(args.list, args.policy, **options)
     except ValueError as err:
         raise BadInput(str(err)) from None
 
@@ -309,6 +310,7 @@ def run_map(args: argparse.Namespace) -> int:
     from gomem.classic.heapmap import Snapshot, draw_heap_map  # noqa: PLC0415 (matplotlib)
 
     name, factory = _factory(args)
+    _check_output(args.output)
     trace = _open(args.trace)
     ops = trace.header.num_ops
     every = max(1, ops // 300)
@@ -325,11 +327,17 @@ def run_map(args: argparse.Namespace) -> int:
         result = run_trace(trace, factory, name=trace.name, observe=observe)
     except TraceError as err:
         raise BadInput(str(err)) from None
-    if not args.output.parent.is_dir():
-        raise BadInput(f"-o: no directory {args.output.parent}")
     draw_heap_map(snaps, lo, args.output, f"{trace.name}: {name}, util {100 * result.util:.1f}%")
     print(f"wrote {args.output} ({len(snaps)} snapshots of {result.ops} ops)")
     return 0
+
+
+def _check_output(path: Path) -> None:
+    """-o must name a file in an existing directory."""
+    if path.is_dir():
+        raise BadInput(f"-o: {path} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise BadInput(f"-o: no directory {path.parent}")
 
 
 def run_gen(args: argparse.Namespace) -> int:
@@ -341,7 +349,6 @@ def run_gen(args: argparse.Namespace) -> int:
     if args.output is None:
         write_trace(ops, sys.stdout, num_ids=num_ids)
         return 0
-    if not args.output.parent.is_dir():
-        raise BadInput(f"-o: no directory {args.output.parent}")
+    _check_output(args.output)
     write_trace(ops, args.output, num_ids=num_ids)
     return 0
