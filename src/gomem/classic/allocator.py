@@ -421,6 +421,8 @@ class Allocator:
             if not next_tag & 1 and csize + next_tag >= asize:
                 self._remove(bp + csize, next_tag)
                 self._tag(bp, csize + next_tag, 1)
+                if bp < self.rover < bp + csize + next_tag:
+                    self.rover = bp  # the absorbed block is no block boundary any more
                 self._shrink(bp, csize + next_tag, asize)
                 return bp
         new = self.malloc(size)

@@ -139,23 +139,27 @@ def run_trace(
         kind = op.kind
         if kind == "a":
             bp = malloc(op.size)
+            if not bp and op.size:
+                raise TraceFailure(f"{name}: op {n}: malloc({op.size}) returned NULL")
             live[op.id] = (bp, op.size)
             payload += op.size
-            block_bytes += block_size(bp)
+            block_bytes += block_size(bp) if bp else 0
         elif kind == "r":
             old_bp, old_size = live[op.id]
-            block_bytes -= block_size(old_bp)
+            block_bytes -= block_size(old_bp) if old_bp else 0
             bp = realloc(old_bp, op.size)
+            if not bp and op.size:
+                raise TraceFailure(f"{name}: op {n}: realloc(.., {op.size}) returned NULL")
             if check:
                 keep = min(old_size, op.size)
                 if a.heap.read(bp, keep) != _pattern(op.id, old_size)[:keep]:
                     raise TraceFailure(f"{name}: op {n}: realloc lost the payload of id {op.id}")
             live[op.id] = (bp, op.size)
             payload += op.size - old_size
-            block_bytes += block_size(bp)
+            block_bytes += block_size(bp) if bp else 0
         else:
             bp, old_size = live.pop(op.id)
-            block_bytes -= block_size(bp)
+            block_bytes -= block_size(bp) if bp else 0
             free(bp)
             payload -= old_size
         peak = max(peak, payload)
@@ -163,7 +167,7 @@ def run_trace(
         if a.grows != grows:
             external.append((n, free_before))
         if check:
-            if kind != "f":
+            if kind != "f" and op.size:
                 a.heap.write(live[op.id][0], _pattern(op.id, op.size))
             _validate(a, live, name, n)
         if observe is not None:
@@ -179,7 +183,7 @@ def _validate(a: HeapAllocator, live: dict[int, tuple[int, int]], name: str, n: 
         raise TraceFailure(f"{name}: op {n}: {err}") from None
     lo, hi = a.heap.lo, a.heap.hi
     end = lo
-    for bp, size, ident in sorted((bp, size, i) for i, (bp, size) in live.items()):
+    for bp, size, ident in sorted((bp, size, i) for i, (bp, size) in live.items() if bp):
         if bp % 8 or bp < end or bp + size > hi:
             raise TraceFailure(f"{name}: op {n}: payload of id {ident} at {bp:#x} is misplaced")
         if a.heap.read(bp, size) != _pattern(ident, size):

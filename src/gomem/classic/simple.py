@@ -168,13 +168,20 @@ class SimpleSegregated:
         return iter(sorted(items))
 
     def check(self) -> None:
+        """Walk every class list, checking each link before following it."""
+        lo, hi, get = self.heap.lo, self.heap.hi, self.heap.get
         seen: set[int] = set()
-        for i, nodes in enumerate(self.free_lists()):
+        free = 0
+        for i, head in enumerate(self.heads):
             size = self.classes[i]
-            for bp in nodes:
-                if bp in seen or len(seen) > sum(self.carved):
+            bp = head
+            while bp:
+                if bp in seen:
                     raise HeapCorruption(f"check: class {size} list loops at {bp:#x}")
-                seen.add(bp)
+                if not lo <= bp < hi:
+                    raise HeapCorruption(
+                        f"check: class {size} list points outside the heap: {bp:#x}"
+                    )
                 run = self.page_run.get(bp // PAGE, -1)
                 if self.run_class.get(run) != i:
                     raise HeapCorruption(
@@ -182,7 +189,9 @@ class SimpleSegregated:
                     )
                 if (bp - run) % size:
                     raise HeapCorruption(f"check: {bp:#x} is not at a {size}-byte block boundary")
-        free = sum(len(n) * self.classes[i] for i, n in enumerate(self.free_lists()))
+                seen.add(bp)
+                free += size
+                bp = get(bp)
         free += sum(p * PAGE * len(r) for p, r in self.large_free.items())
         if free != self.free_bytes:
             raise HeapCorruption(f"check: free bytes {free} but the counter says {self.free_bytes}")
