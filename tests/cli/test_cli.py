@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,41 +34,8 @@ assert TASK_SIZE == 0x7FFFFFFFF000
 PTE_P, PTE_RW, PTE_US, PTE_A, PTE_D = 0x1, 0x2, 0x4, 0x20, 0x40
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No forced colour or width from the environment: output is plain text."""
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def gomem(capsys: pytest.CaptureFixture[str]):
-    """Run `gomem ARGS...` in-process; return its exit code, stdout and stderr."""
-
-    def run(*argv: str) -> Result:
-        try:
-            code = main(list(argv))
-        except SystemExit as exc:  # argparse: --help, --version and usage errors
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
-def assert_one_line_error(r: Result) -> None:
-    assert r.code == 2
-    assert r.out == ""
-    assert "Traceback" not in r.err
-    assert r.err.endswith("\n") and r.err.count("\n") == 1, r.err
-    assert r.err.strip() != ""
+def assert_one_line_error(r) -> None:
+    r.assert_one_line_error()
 
 
 # -- --version and --help ------------------------------------------------------
@@ -596,7 +562,10 @@ def run_process(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 )
 def test_process_exits_2_with_one_line_and_no_traceback(argv: str, tmp_path: Path) -> None:
     done = run_process(*argv.split(), cwd=tmp_path)
-    assert_one_line_error(Result(done.returncode, done.stdout, done.stderr))
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_process_success_exits_0_with_empty_stderr(tmp_path: Path) -> None:

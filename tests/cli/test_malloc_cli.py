@@ -19,51 +19,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from gomem.classic.gen import generate
 from gomem.classic.trace import Trace, write_trace
-from gomem.cli.main import main
 
 
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture(autouse=True)
-def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No forced colour or width from the environment: output is plain text."""
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE", "COLUMNS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def gomem(capsys: pytest.CaptureFixture[str]):
-    """Run `gomem ARGS...` in-process; return its exit code, stdout and stderr."""
-
-    def run(*argv: str | Path) -> Result:
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse: --help and usage errors
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    return run
-
-
-def assert_one_line_error(r: Result) -> None:
-    assert r.code == 2, r
-    assert r.out == ""
-    assert "Traceback" not in r.err
-    assert r.err.endswith("\n") and r.err.count("\n") == 1, r.err
-    assert r.err.strip() != ""
+def assert_one_line_error(r) -> None:
+    r.assert_one_line_error()
 
 
 KINDS = ("binary", "coalesce", "random", "realloc")  # gen.py's four trace families
