@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import malloc, probe, vm
+from . import malloc, probe, sizeclass, vm
 from .args import BadInput
 
 
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     vm.add_parser(sub)
     probe.add_parser(sub)
     malloc.add_parser(sub)
+    sizeclass.add_parser(sub)
     return parser
 
 
