@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
+
+from rich.table import Table
 
 from gomem.runtime import mksizeclasses
 from gomem.runtime.msize import MALLOC_HEADER_SIZE, MIN_SIZE_FOR_MALLOC_HEADER, explain
+from gomem.runtime.sizewaste import size_waste
 
 from .args import BadInput, parse_size
+from .vm import console
 
 
 def add_parser(sub: Any) -> None:
@@ -19,7 +25,16 @@ def add_parser(sub: Any) -> None:
         "the comment at the top of runtime/sizeclasses.go; `gomem sizeclass SIZE` explains one "
         "request (e.g. 300 or 2KiB): class, rounded size, span, objects per span, waste.",
     )
-    p.add_argument("what", metavar="table|SIZE", help="'table', or a request size in bytes")
+    p.add_argument(
+        "what", metavar="table|waste|SIZE", help="'table', 'waste' (with --sizes), or a size"
+    )
+    p.add_argument(
+        "--sizes",
+        type=Path,
+        metavar="FILE",
+        help="for 'waste': one request size per line, or 'size count' pairs ('#' comments)",
+    )
+    p.add_argument("--json", action="store_true", help="for 'waste': print the rows as JSON")
     p.add_argument(
         "--pointers",
         action="store_true",
@@ -29,6 +44,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run_sizeclass(args: argparse.Namespace) -> int:
+    if args.what == "waste":
+        return run_waste(args)
     if args.what == "table":
         print("\n".join(mksizeclasses.table_lines(mksizeclasses.make_classes())))
         return 0
@@ -69,4 +86,83 @@ def run_sizeclass(args: argparse.Namespace) -> int:
     )
     pct = 100 * e.waste / e.elem_size
     print(f"waste per object: {e.waste:,} bytes ({pct:.2f}% of the {e.elem_size:,}-byte slot)")
+    return 0
+
+
+def read_sizes(path: Path) -> list[tuple[int, int]]:
+    """(size, count) pairs from a sizes file; BadInput names file:line on a bad line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInput(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    pairs = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) > 2 or not all(f.isdigit() for f in fields):
+            raise BadInput(
+                f"{path}:{lineno}: expected 'SIZE' or 'SIZE COUNT' (non-negative "
+                f"integers), got {line.strip()!r}"
+            )
+        pairs.append((int(fields[0]), int(fields[1]) if len(fields) == 2 else 1))
+    if not pairs:
+        raise BadInput(f"{path}: no sizes in the file")
+    return pairs
+
+
+def run_waste(args: argparse.Namespace) -> int:
+    if args.sizes is None:
+        raise BadInput("waste needs --sizes FILE")
+    rows = size_waste(read_sizes(args.sizes), args.pointers)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "row": r.label,
+                        "elem_size": r.elem_size,
+                        "objects": r.objects,
+                        "requested": r.requested,
+                        "rounding": r.rounding,
+                        "tails": r.tails,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    table = Table(box=None, header_style="bold")
+    for col in ("class", "bytes/obj", "objects", "requested", "rounding", "span tails", "waste %"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for r in rows:
+        used = r.requested + r.rounding + r.tails
+        pct = f"{100 * (r.rounding + r.tails) / used:.2f}" if used else "-"
+        table.add_row(
+            r.label,
+            f"{r.elem_size:,}" if r.elem_size else "",
+            f"{r.objects:,}",
+            f"{r.requested:,}",
+            f"{r.rounding:,}",
+            f"{r.tails:,}",
+            pct,
+        )
+    req = sum(r.requested for r in rows)
+    rnd = sum(r.rounding for r in rows)
+    tails = sum(r.tails for r in rows)
+    total_pct = f"{100 * (rnd + tails) / (req + rnd + tails):.2f}" if req + rnd + tails else "-"
+    table.add_row(
+        "total",
+        "",
+        f"{sum(r.objects for r in rows):,}",
+        f"{req:,}",
+        f"{rnd:,}",
+        f"{tails:,}",
+        total_pct,
+        style="bold",
+    )
+    console().print(table)
+    if any(r.label == "tiny" for r in rows):
+        print("tiny: pointer-free requests under 16 bytes share 16-byte blocks; not charged here")
     return 0
