@@ -1,0 +1,3 @@
+module typelayout
+
+go 1.24
