@@ -61,6 +61,15 @@ class HeapAllocator(Protocol):
 Factory = Callable[[Process], HeapAllocator]
 
 
+def allocator_name(
+    lists: str = "explicit", policy: str = "first", preset: str | None = None
+) -> str:
+    """How tables name an allocator: the preset, simple-segregated, or list-policy."""
+    if preset is not None:
+        return preset
+    return lists if lists == "simple-segregated" else f"{lists}-{policy}"
+
+
 def make_factory(
     lists: str = "explicit", policy: str = "first", *, preset: str | None = None, **options: Any
 ) -> Factory:

@@ -29,6 +29,17 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
+def parse_positive(text: str) -> int:
+    """'1000' -> 1000; zero, negatives and non-integers raise ArgumentTypeError."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
 def parse_address(text: str) -> int:
     """'0x7f0000001234' or '139637976731188' -> int. Raises ArgumentTypeError."""
     t = text.strip().lower().replace("_", "")

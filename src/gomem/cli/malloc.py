@@ -17,6 +17,7 @@ from gomem.classic.driver import (
     Factory,
     HeapAllocator,
     RunResult,
+    allocator_name,
     make_factory,
     run_trace,
 )
@@ -24,7 +25,7 @@ from gomem.classic.gen import GENERATORS, generate
 from gomem.classic.trace import Trace, TraceError, write_trace
 from gomem.machine import Machine
 
-from .args import BadInput
+from .args import BadInput, parse_positive
 from .vm import console
 
 
@@ -65,7 +66,7 @@ def add_parser(sub: Any) -> None:
         "the returned addresses and the free list after each step are hidden until --solve.",
     )
     quiz.add_argument("--seed", type=int, default=1, help="which quiz (default 1)")
-    quiz.add_argument("--steps", type=_positive, default=8, help="operations (default 8)")
+    quiz.add_argument("--steps", type=parse_positive, default=8, help="operations (default 8)")
     quiz.add_argument("--policy", choices=POLICIES, default="first", help="placement policy")
     quiz.add_argument("--solve", action="store_true", help="show the answers")
     quiz.set_defaults(run=run_quiz, prog=quiz.prog)
@@ -87,21 +88,11 @@ def add_parser(sub: Any) -> None:
         + "; ".join(f"{k}: {v}" for k, v in GENERATORS.items()),
     )
     gen.add_argument("kind", choices=sorted(GENERATORS), help="trace pattern")
-    gen.add_argument("--ops", type=_positive, default=1000, help="operations (default 1000)")
+    gen.add_argument("--ops", type=parse_positive, default=1000, help="operations (default 1000)")
     gen.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    gen.add_argument("--max-size", type=_positive, default=4096, help="largest request")
+    gen.add_argument("--max-size", type=parse_positive, default=4096, help="largest request")
     gen.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     gen.set_defaults(run=run_gen, prog=gen.prog)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
 
 
 def _classes(text: str) -> tuple[int, ...]:
@@ -130,7 +121,7 @@ def _add_allocator_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--word", type=int, choices=(4, 8), default=8, help="header/link word bytes")
     p.add_argument("--align", type=int, choices=(8, 16), default=16, help="payload alignment")
-    p.add_argument("--chunk", type=_positive, default=4096, help="least heap growth, bytes")
+    p.add_argument("--chunk", type=parse_positive, default=4096, help="least heap growth, bytes")
     p.add_argument(
         "--classes",
         type=_classes,
@@ -142,7 +133,7 @@ def _add_allocator_options(p: argparse.ArgumentParser) -> None:
 
 def _factory(args: argparse.Namespace) -> tuple[str, Factory]:
     if args.preset:
-        return "csapp", make_factory(preset=args.preset)
+        return allocator_name(preset=args.preset), make_factory(preset=args.preset)
     options: dict[str, Any] = {}
     if args.list != "simple-segregated":
         options = {
@@ -153,9 +144,10 @@ def _factory(args: argparse.Namespace) -> tuple[str, Factory]:
             "chunk": args.chunk,
             "classes": args.classes,
         }
-    name = args.list if args.list == "simple-segregated" else f"{args.list}-{args.policy}"
     try:
-        return name, make_factory(args.list, args.policy, **options)
+        return allocator_name(args.list, args.policy), make_factory(
+            args.list, args.policy, **options
+        )
     except ValueError as err:
         raise BadInput(str(err)) from None
 
@@ -204,15 +196,17 @@ def run_run(args: argparse.Namespace) -> int:
 
 def all_allocators() -> list[tuple[str, Factory]]:
     """Every organisation x policy the allocators support, plus the csapp preset."""
-    out: list[tuple[str, Factory]] = [("csapp", make_factory(preset="csapp"))]
+    out: list[tuple[str, Factory]] = [
+        (allocator_name(preset="csapp"), make_factory(preset="csapp"))
+    ]
     for org in ORGANIZATIONS:
         for policy in POLICIES:
             try:
                 Config(organization=org, policy=policy)
             except ValueError:
                 continue  # e.g. next fit on segregated lists
-            out.append((f"{org}-{policy}", make_factory(org, policy)))
-    out.append(("simple-segregated", make_factory("simple-segregated")))
+            out.append((allocator_name(org, policy), make_factory(org, policy)))
+    out.append((allocator_name("simple-segregated"), make_factory("simple-segregated")))
     return out
 
 
@@ -307,7 +301,8 @@ def _free_list(a: HeapAllocator) -> str:
 
 
 def run_map(args: argparse.Namespace) -> int:
-    from gomem.classic.heapmap import Snapshot, draw_heap_map  # noqa: PLC0415 (matplotlib)
+    # Imported here: matplotlib takes a while to load and only `map` needs it.
+    from gomem.classic.heapmap import Snapshot, draw_heap_map
 
     name, factory = _factory(args)
     _check_output(args.output)

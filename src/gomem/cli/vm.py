@@ -197,12 +197,7 @@ def describe_walk(p: Process, va: int) -> list[str]:
 def _outcome(p: Process, va: int, leaf: int) -> str:
     vma = p.mm.vmas.find(va)
     if vma is None:
-        nxt = p.mm.vmas.next_after(va)
-        if (
-            nxt is not None
-            and p.mm.vma_name(nxt) == "[stack]"
-            and nxt.end - (va & ~4095) <= p.mm.stack_rlimit
-        ):
+        if p.mm.stack_to_grow(va) is not None:
             return "An access would fault and the kernel would grow [stack] down to cover it."
         return "An access would fault: SIGSEGV (SEGV_MAPERR), no mapping there."
     if vma.path and not leaf & (PTE_PRESENT | PTE_PROTNONE):

@@ -435,8 +435,13 @@ class AddressSpace:
         self.killed = str(err)
         return err
 
-    def _expand_stack(self, va: int) -> VMA | None:
-        """Grow a VM_GROWSDOWN VMA down to cover va, if the rules allow (expand_downwards)."""
+    def stack_to_grow(self, va: int) -> VMA | None:
+        """The VM_GROWSDOWN VMA a fault at unmapped va would grow, if the rules allow.
+
+        expand_downwards: the stack may reach down to RLIMIT_STACK, not below
+        vm.mmap_min_addr, and not within the guard gap of an accessible VMA
+        below it. Changes nothing.
+        """
         nxt = self.vmas.next_after(va)
         if nxt is None or not nxt.flags & VM_GROWSDOWN:
             return None
@@ -444,9 +449,17 @@ class AddressSpace:
         if nxt.end - new_start > self.stack_rlimit or new_start < MMAP_MIN_ADDR:
             return None
         prev = self.vmas.prev_before(va)
-        # expand_downwards keeps the guard gap only from accessible mappings.
+        # The guard gap is kept only from accessible mappings.
         if prev is not None and prev.prot & _PROT_ALL and new_start - prev.end < STACK_GUARD_GAP:
             return None
+        return nxt
+
+    def _expand_stack(self, va: int) -> VMA | None:
+        """Grow the stack down to cover va (see stack_to_grow); return it, or None."""
+        nxt = self.stack_to_grow(va)
+        if nxt is None:
+            return None
+        new_start = va & PAGE_MASK
         self.vmas.remove(nxt)
         self.total_vm += (nxt.start - new_start) >> PAGE_SHIFT
         nxt.start = new_start
@@ -504,7 +517,7 @@ class AddressSpace:
             addr = self._thp_unmapped_area(size)
         else:
             addr = self.get_unmapped_area(addr, size)
-        self._insert_vma(VMA(addr, addr + size, prot, vm_flags))
+        self.insert_vma(VMA(addr, addr + size, prot, vm_flags))
         return addr
 
     def _charge(self, call: str, npages: int) -> None:
@@ -518,7 +531,8 @@ class AddressSpace:
                 ENOMEM, f"{call}: {npages << PAGE_SHIFT} bytes exceed the overcommit limit (RAM)"
             )
 
-    def _insert_vma(self, vma: VMA) -> VMA:
+    def insert_vma(self, vma: VMA) -> VMA:
+        """List a new VMA over free addresses, count it in VmSize, merge it; return it."""
         self.vmas.insert(vma)
         self.total_vm += vma.npages
         return self.vmas.merge_around(vma)
@@ -820,7 +834,7 @@ class AddressSpace:
         if nxt is not None and new_top + PAGE_SIZE > self._start_gap(nxt):
             return self.brk_va  # would touch the next mapping (or a stack's guard gap)
         self._charge("brk", (new_top - old_top) >> PAGE_SHIFT)
-        self._insert_vma(VMA(old_top, new_top, PROT_READ | PROT_WRITE, VM_ACCOUNT))
+        self.insert_vma(VMA(old_top, new_top, PROT_READ | PROT_WRITE, VM_ACCOUNT))
         self.brk_va = new_brk
         return new_brk
 

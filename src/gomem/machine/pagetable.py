@@ -53,7 +53,6 @@ TABLE_ENTRY_FLAGS = PTE_PRESENT | PTE_WRITABLE | PTE_USER | PTE_ACCESSED | PTE_D
 LEVEL_NAMES = ("PML4", "PDPT", "PD", "PT")
 LEVEL_SHIFTS = (39, 30, 21, 12)  # va bit where each level's index starts
 ENTRIES = 512
-VA_BITS = 48
 USER_VA_END = 1 << 47  # first non-user (and here non-canonical) address
 
 

@@ -129,7 +129,7 @@ class Process:
         )
         self._load_image(image, rng)
         stack_lo = stack_top - INITIAL_STACK
-        mm._insert_vma(VMA(stack_lo, stack_top, PROT_READ | PROT_WRITE, VM_GROWSDOWN))
+        mm.insert_vma(VMA(stack_lo, stack_top, PROT_READ | PROT_WRITE, VM_GROWSDOWN))
         mm.start_stack = stack_top - PAGE_SIZE  # where argc sits, near the top
         mm.store64(mm.start_stack, 1)  # the kernel wrote argc/argv/envp/auxv here
         for name in (
@@ -158,7 +158,7 @@ class Process:
         ):
             if nbytes:
                 size = page_align(nbytes)
-                mm._insert_vma(
+                mm.insert_vma(
                     VMA(va, va + size, prot, flags, image.path, offset, image.dev, image.inode)
                 )
                 va += size
@@ -167,7 +167,7 @@ class Process:
         mm.end_code = image.base + image.text_bytes
         if image.bss_bytes:
             size = page_align(image.bss_bytes)
-            mm._insert_vma(VMA(va, va + size, PROT_READ | PROT_WRITE, VM_ACCOUNT))
+            mm.insert_vma(VMA(va, va + size, PROT_READ | PROT_WRITE, VM_ACCOUNT))
             va += size
         brk = va
         if rng is not None:

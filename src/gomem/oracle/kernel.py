@@ -32,13 +32,12 @@ from gomem.machine.experiments import (
     Phase,
     check_demand_paging_size,
 )
+from gomem.machine.physmem import PAGE_SIZE  # the model's page: the kernel's must match
 from gomem.machine.procfs import parse_status
 from gomem.machine.stats import MemoryReading
 
 __all__ = ["DEMAND_PAGING_PHASES", "Phase", "probe_demand_paging", "read_self_status", "reading"]
 
-# The figures below (one fault and 4 kB of RSS per page) assume 4 KiB pages.
-PAGE_SIZE = 4096
 
 _STATUS_PATH = "/proc/self/status"
 
