@@ -6,6 +6,8 @@ this file and not a hundred tests. Nothing in gomem imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gomem.machine.mm import TASK_SIZE, AddressSpace
 from gomem.machine.pagetable import PTE_PRESENT, Table, pte_pfn
 from gomem.machine.physmem import PAGE_SHIFT, ZERO_PFN, PhysicalMemory
@@ -39,3 +41,28 @@ def recount_rss_pages(mm: AddressSpace) -> int:
 def present_vpns(mm: AddressSpace) -> set[int]:
     """Pages whose PTE is present (PROT_NONE pages keep a frame but are not present)."""
     return {vpn for vpn, pte in leaf_ptes(mm).items() if pte & PTE_PRESENT}
+
+
+class Runaway(Exception):
+    """Code under test kept reading memory long after any search should have ended."""
+
+
+def bound_reads(obj: object, names: tuple[str, ...], limit: int) -> None:
+    """Replace obj's read functions `names` so that together they raise Runaway
+    after `limit` calls: a loop that never ends fails the test instead of
+    hanging it. Patch before the code under test binds the functions.
+    """
+    count = 0
+
+    def counted(read: Callable[[int], int]) -> Callable[[int], int]:
+        def bounded(va: int) -> int:
+            nonlocal count
+            count += 1
+            if count > limit:
+                raise Runaway(f"more than {limit} reads")
+            return read(va)
+
+        return bounded
+
+    for name in names:
+        setattr(obj, name, counted(getattr(obj, name)))

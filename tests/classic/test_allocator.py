@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from gomem import testing
 from gomem.classic.allocator import CSAPP, Allocator, Config, HeapCorruption
 from gomem.machine import Machine, Process
 
@@ -741,27 +742,10 @@ def test_the_heap_appears_in_maps_once_the_allocator_moves_the_break() -> None:
 # ---------------------------------------------------------------------------
 
 
-class Runaway(Exception):
-    """The allocator kept reading heap words long after any search should end."""
-
-
 def bound_reads(p: Process, limit: int = 100_000) -> None:
-    """Make p's word loads raise Runaway after `limit` of them (set before the
-    allocator binds them), so a search that never ends fails instead of hanging."""
-    count = 0
-    load32, load64 = p.load32, p.load64
-
-    def counted(load: Callable[[int], int]) -> Callable[[int], int]:
-        def read(va: int) -> int:
-            nonlocal count
-            count += 1
-            if count > limit:
-                raise Runaway(f"more than {limit} heap reads")
-            return load(va)
-
-        return read
-
-    p.load32, p.load64 = counted(load32), counted(load64)
+    """p's word loads raise Runaway after `limit` of them (set before the allocator
+    binds them), so a search that never ends fails instead of hanging."""
+    testing.bound_reads(p, ("load32", "load64"), limit)
 
 
 # Regression (fixed in 84efc98): implicit next fit's rover was left inside the

@@ -11,13 +11,13 @@ end minus the break before the allocator was built.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import NamedTuple
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from gomem import testing
 from gomem.classic.allocator import Allocator
 from gomem.classic.driver import Factory, HeapAllocator, make_factory, run_trace
 from gomem.classic.gen import generate
@@ -96,10 +96,6 @@ def test_the_random_traces_are_valid_malloc_lab_traces(trace: list[Op]) -> None:
     assert replay_peak(trace) >= 1  # and every block is freed by the end
 
 
-class Runaway(Exception):
-    """The allocator kept reading heap words long after any search should end."""
-
-
 class Built(NamedTuple):
     start: int  # the break before the allocator was built: the heap's start
     process: Process
@@ -111,19 +107,7 @@ def recording(make: Factory, built: list[Built], limit: int = 2_000_000) -> Fact
     an allocator that loops forever fails instead of hanging the suite."""
 
     def factory(p: Process) -> HeapAllocator:
-        count = 0
-
-        def counted(load: Callable[[int], int]) -> Callable[[int], int]:
-            def read(va: int) -> int:
-                nonlocal count
-                count += 1
-                if count > limit:
-                    raise Runaway(f"more than {limit} heap reads")
-                return load(va)
-
-            return read
-
-        p.load32, p.load64 = counted(p.load32), counted(p.load64)
+        testing.bound_reads(p, ("load32", "load64"), limit)
         start = p.sbrk(0)
         a = make(p)
         built.append(Built(start, p, a))

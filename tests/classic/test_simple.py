@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
+from gomem import testing
 from gomem.classic.allocator import HeapCorruption
 from gomem.classic.simple import SimpleSegregated
 from gomem.machine import Machine
@@ -195,25 +196,11 @@ def test_realloc_of_null_mallocs_and_to_zero_frees() -> None:
 Corruption = Callable[[SimpleSegregated, int, int], None]
 
 
-class Runaway(Exception):
-    """The checker kept reading heap words long after it should have stopped."""
-
-
 def bound_reads(s: SimpleSegregated, limit: int = 100_000) -> None:
-    """Make the heap's word reads raise Runaway after `limit` of them (a whole
-    run of 16-byte blocks is 256 links), so a checker that follows a cyclic
-    list forever fails the test instead of hanging it and eating memory."""
-    get = s.heap.get
-    count = 0
-
-    def counted(va: int) -> int:
-        nonlocal count
-        count += 1
-        if count > limit:
-            raise Runaway(f"more than {limit} heap reads")
-        return get(va)
-
-    s.heap.get = counted
+    """The heap's word reads raise Runaway after `limit` of them (a whole run of
+    16-byte blocks is 256 links), so a checker that follows a cyclic list forever
+    fails the test instead of hanging it and eating memory."""
+    testing.bound_reads(s.heap, ("get",), limit)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gomem import testing
 from gomem.machine import MADV_DONTNEED, PROT_NONE, Machine, PhysicalMemory
 
@@ -42,3 +44,12 @@ def test_page_table_pages_are_the_frames_the_counters_claim() -> None:
     assert by_level == p.mm.pt.table_pages
     # The stack's PT plus the two new ones share one PD, one PDPT and the PML4.
     assert by_level == [1, 1, 1, 3]
+
+
+def test_bound_reads_stops_a_runaway_loop_after_the_limit() -> None:
+    p = Machine().spawn("t")
+    a = p.mmap(PAGE)
+    testing.bound_reads(p, ("load32", "load64"), 3)
+    p.load32(a), p.load64(a), p.load32(a)  # three reads are allowed, shared by both
+    with pytest.raises(testing.Runaway):
+        p.load64(a)
