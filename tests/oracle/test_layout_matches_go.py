@@ -24,11 +24,13 @@ TESTDATA = Path(__file__).parent / "testdata" / "selfmaps"
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[MapsEntry], dict[str, int], str]:
+def real(
+    tmp_path_factory: pytest.TempPathFactory, gocache: Path
+) -> tuple[list[MapsEntry], dict[str, int], str]:
     work = tmp_path_factory.mktemp("selfmaps")
     src = work / "src"
     shutil.copytree(TESTDATA, src)
-    binary = toolchain.build(src, work / "selfmaps", work / "gocache")
+    binary = toolchain.build(src, work / "selfmaps", gocache)
     result = toolchain.run(binary, aslr=False)
     assert result.returncode == 0, result.stderr
     maps_text, _, status_text = result.stdout.partition("--\n")

@@ -66,10 +66,12 @@ def mask_string(t: Type) -> str:
 
 
 @pytest.fixture(scope="module")
-def real_layouts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, int, int, str]]:
+def real_layouts(
+    tmp_path_factory: pytest.TempPathFactory, gocache: Path
+) -> dict[str, tuple[int, int, int, str]]:
     work = tmp_path_factory.mktemp("typelayout")
     shutil.copytree(Path(__file__).parent / "testdata" / "typelayout", work / "src")
-    binary = toolchain.build(work / "src", work / "typelayout", work / "gocache")
+    binary = toolchain.build(work / "src", work / "typelayout", gocache)
     result = toolchain.run(binary)
     assert result.returncode == 0, result.stderr
     out = {}

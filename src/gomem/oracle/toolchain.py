@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 ADDR_NO_RANDOMIZE = 0x0040000  # personality(2) flag: what `setarch -R` sets
@@ -79,15 +80,24 @@ def _no_randomize() -> None:
 
 
 def run(
-    binary: Path, *args: str, godebug: str | None = None, aslr: bool = True, timeout: float = 120
+    binary: Path,
+    *args: str,
+    godebug: str | None = None,
+    aslr: bool = True,
+    timeout: float = 120,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a built program; godebug sets GODEBUG; aslr=False runs it as `setarch -R` would."""
-    env = {k: v for k, v in os.environ.items() if k != "GODEBUG"}
+    """Run a built program; godebug sets GODEBUG; aslr=False runs it as `setarch -R` would.
+
+    env adds or overrides variables of the inherited environment (e.g. GOGC=off).
+    """
+    environ = {k: v for k, v in os.environ.items() if k != "GODEBUG"}
+    environ.update(env or {})
     if godebug is not None:
-        env["GODEBUG"] = godebug
+        environ["GODEBUG"] = godebug
     return subprocess.run(
         [str(binary), *args],
-        env=env,
+        env=environ,
         capture_output=True,
         text=True,
         check=False,

@@ -1,0 +1,3 @@
+module allocstats
+
+go 1.24
