@@ -177,3 +177,12 @@ def test_cli_bad_size_is_one_line_exit_2(arg: str, capsys: pytest.CaptureFixture
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_explain_64_with_pointers_leaves_room_for_heap_bits() -> None:
+    e = explain(64, pointers=True)
+    # mheap.initSpan: (8192 - 8192/8/8) // 64 = (8192 - 128) // 64 = 126 objects, and
+    # 8192 - 128 - 126*64 = 0 bytes of tail. Real go1.24.3 agrees: 10000 pointerful
+    # 64-byte objects need 10000/126 -> 80 spans (tests/oracle/test_allocstats_real_go.py).
+    assert (e.objects_per_span, e.tail_waste, e.heap_bits) == (126, 0, 128)
+    assert explain(64).objects_per_span == 128  # noscan spans have no heap bits

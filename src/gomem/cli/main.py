@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import malloc, probe, sizeclass, vm
+from . import alloc, malloc, probe, sizeclass, vm
 from .args import BadInput
 
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_parser(sub)
     malloc.add_parser(sub)
     sizeclass.add_parser(sub)
+    alloc.add_parser(sub)
     return parser
 
 

@@ -26,6 +26,7 @@ from gomem.classic.trace import Trace, TraceError, write_trace
 from gomem.machine import Machine
 
 from .args import BadInput, parse_positive
+from .malloc_go import UTILISATION, run_trace_go
 from .vm import console
 
 
@@ -44,7 +45,7 @@ def add_parser(sub: Any) -> None:
         "(peak live payload / final heap size) and Kops/s, and the average.",
     )
     run.add_argument("traces", nargs="+", metavar="TRACE", help="malloc-lab .rep trace files")
-    _add_allocator_options(run)
+    _add_allocator_options(run, go=True)
     run.add_argument("--check", action="store_true", help="check the heap after every op")
     run.add_argument("--json", action="store_true", help="print the figures as JSON")
     run.set_defaults(run=run_run, prog=run.prog)
@@ -107,9 +108,14 @@ def _classes(text: str) -> tuple[int, ...]:
     return bounds
 
 
-def _add_allocator_options(p: argparse.ArgumentParser) -> None:
+def _add_allocator_options(p: argparse.ArgumentParser, go: bool = False) -> None:
     p.add_argument("--list", choices=LISTS, default="explicit", help="free-block organisation")
-    p.add_argument("--policy", choices=POLICIES, default="first", help="placement policy")
+    p.add_argument(
+        "--policy",
+        choices=(*POLICIES, "go") if go else POLICIES,
+        default="first",
+        help="placement policy" + ("; 'go': Go's allocator (size classes, spans)" if go else ""),
+    )
     p.add_argument(
         "--coalesce", choices=("immediate", "deferred"), default="immediate", help="when to merge"
     )
@@ -170,6 +176,8 @@ def _run(trace_path: str, factory: Factory, **kw: Any) -> RunResult:
 
 
 def run_run(args: argparse.Namespace) -> int:
+    if args.policy == "go":
+        return _run_go(args)
     name, factory = _factory(args)
     results = [_run(t, factory, check=args.check) for t in args.traces]
     avg = sum(r.util for r in results) / len(results)
@@ -190,6 +198,67 @@ def run_run(args: argparse.Namespace) -> int:
     total_ops = sum(r.ops for r in results)
     kops = total_ops / sum(r.seconds for r in results) / 1000
     table.add_row("average", f"{total_ops:,}", f"{100 * avg:.1f}", f"{kops:,.0f}", style="bold")
+    console().print(table)
+    return 0
+
+
+def _run_go(args: argparse.Namespace) -> int:
+    results = []
+    for path in args.traces:
+        trace = _open(path)
+        try:
+            results.append(run_trace_go(trace, name=trace.name, check=args.check))
+        except TraceError as err:
+            raise BadInput(str(err)) from None
+    avg = sum(r.util for r in results) / len(results)
+    if args.json:
+        out = {
+            "allocator": "go",
+            "utilisation": UTILISATION,
+            "traces": [
+                {
+                    "trace": r.trace,
+                    "ops": r.ops,
+                    "util": r.util,
+                    "kops": r.kops,
+                    "peak_payload": r.peak_payload,
+                    "peak_heap_inuse": r.peak_heap_inuse,
+                }
+                for r in results
+            ],
+            "avg_util": avg,
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    table = Table(
+        box=None,
+        header_style="bold",
+        title="allocator: go (go1.24 size classes, spans, mcache/mcentral/mheap)",
+        title_justify="left",
+        caption=f"util = {UTILISATION} (Go's heap can shrink; malloc-lab's cannot)",
+        caption_justify="left",
+    )
+    for col, just in (
+        ("trace", "left"),
+        ("ops", "right"),
+        ("peak payload", "right"),
+        ("peak HeapInuse", "right"),
+        ("util %", "right"),
+        ("Kops", "right"),
+    ):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in results:
+        table.add_row(
+            r.trace,
+            f"{r.ops:,}",
+            f"{r.peak_payload:,}",
+            f"{r.peak_heap_inuse:,}",
+            f"{100 * r.util:.1f}",
+            f"{r.kops:,.0f}",
+        )
+    total_ops = sum(r.ops for r in results)
+    kops = total_ops / sum(r.seconds for r in results) / 1000
+    table.add_row("average", f"{total_ops:,}", "", "", f"{100 * avg:.1f}", f"{kops:,.0f}")
     console().print(table)
     return 0
 

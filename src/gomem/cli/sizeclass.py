@@ -84,6 +84,11 @@ def run_sizeclass(args: argparse.Namespace) -> int:
         f"span: {e.span_bytes:,} bytes ({pages} page{'s' if pages > 1 else ''} of 8 KiB), "
         f"{e.objects_per_span} objects, tail waste {e.tail_waste} bytes"
     )
+    if e.heap_bits:
+        print(
+            f"heap bits: pointerful and at most {MIN_SIZE_FOR_MALLOC_HEADER} bytes, so the "
+            f"span's last {e.heap_bits} bytes hold one pointer bit per word"
+        )
     pct = 100 * e.waste / e.elem_size
     print(f"waste per object: {e.waste:,} bytes ({pct:.2f}% of the {e.elem_size:,}-byte slot)")
     return 0

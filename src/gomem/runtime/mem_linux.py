@@ -91,6 +91,13 @@ class OSMemory:
         self.mapped_ready += n
         return v
 
+    def sys_alloc_os(self, n: int) -> int:
+        """sysAllocOS: the bare mmap of sys_alloc, counted nowhere (not even Sys)."""
+        try:
+            return self.process.mmap(n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        except SyscallError:
+            return 0
+
     def sys_reserve(self, hint: int, n: int) -> int:
         """None -> Reserved at (or, if taken, away from) hint; 0 on failure."""
         try:

@@ -71,6 +71,7 @@ class SizeExplanation:
     span_bytes: int  # bytes of the span that holds it
     objects_per_span: int  # objects of this class in one span (1 for large)
     tail_waste: int  # bytes at the end of a span no object can use
+    heap_bits: int = 0  # bytes at the span's end holding its pointer bits (small scan <= 512 B)
 
     @property
     def waste(self) -> int:
@@ -92,8 +93,12 @@ def explain(size: int, pointers: bool = False) -> SizeExplanation:
             cls, kind = size_to_class(size + header), "small"
         elem = CLASS_TO_SIZE[cls]
         span = CLASS_TO_ALLOCNPAGES[cls] * PAGE_SIZE
+        # mheap.initSpan: a scan span of objects <= 512 B keeps one bit per word
+        # (span/64 bytes) at its end, so fewer objects fit.
+        bits = span // 64 if pointers and elem <= MIN_SIZE_FOR_MALLOC_HEADER else 0
+        n = (span - bits) // elem
         return SizeExplanation(
-            size, pointers, kind, cls, header, elem, span, span // elem, span % elem
+            size, pointers, kind, cls, header, elem, span, n, span - bits - n * elem, bits
         )
     pages = (size + PAGE_SIZE - 1) // PAGE_SIZE
     return SizeExplanation(

@@ -1,0 +1,223 @@
+"""One simulated Go process's runtime: the global state Go keeps in mheap_,
+memstats, gcController and allp, gathered in one object. See
+docs/ARCHITECTURE.md for how the modules fit together.
+
+    rt = Runtime()                       # a fresh Go process on a fresh machine
+    p = rt.new(struct_of(("next", pointer(INT)), ("n", INT)))
+    rt.process.store64(p + 8, 42)        # the object is real simulated memory
+    stats = rt.read_mem_stats()          # runtime.ReadMemStats
+    rt.free_object(p)                    # as if a sweep found it dead
+
+Start-up follows mallocinit: arena hints, then the mcaches (one per P,
+GOMAXPROCS of them; the Ps themselves arrive with goroutines). Nothing is
+mapped for the heap until the first allocation grows it.
+
+Explicit free (free_object) stands in for the collector: the object's slot
+is marked freed and its span is swept at once through the sweeper's path,
+unless an mcache holds the span, in which case the sweep happens when the
+mcache lets go of it, as Go sweeps cached spans only after they are
+returned. A tiny block is freed when every object in it has been freed
+and it is no longer an mcache's current block.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from gomem.machine import Machine, Process
+from gomem.machine.mm import PAGE_SIZE as OS_PAGE_SIZE
+from gomem.runtime.malloc import mallocgc
+from gomem.runtime.mbitmap import MALLOC_HEADER_SIZE, heap_bits_in_span, type_pointers_of
+from gomem.runtime.mcache import MCache
+from gomem.runtime.mcentral import MCentral
+from gomem.runtime.mem_linux import OSMemory, RuntimeThrow
+from gomem.runtime.mgcpacer import GCControllerState
+from gomem.runtime.mgcsweep import sweep_span
+from gomem.runtime.mheap import (
+    NUM_SPAN_CLASSES,
+    TINY_SPAN_CLASS,
+    MHeap,
+    MSpan,
+)
+from gomem.runtime.mstats import MemStats, MStats, check_consistency, read_mem_stats, read_metrics
+from gomem.runtime.type import Type
+
+HEAP_MINIMUM = 4 << 20  # defaultHeapMinimum: the heap goal before the first GC (GOGC=100)
+TYPE_DESCRIPTOR_STRIDE = 64  # room for one abi.Type record in rodata
+
+
+class Runtime:
+    """A Go process's runtime on a simulated Linux machine."""
+
+    def __init__(
+        self,
+        process: Process | None = None,
+        *,
+        gomaxprocs: int = 1,
+        madvdontneed: bool = True,
+    ) -> None:
+        if gomaxprocs < 1:
+            raise ValueError(f"Runtime: gomaxprocs must be at least 1, not {gomaxprocs}")
+        self.process = process if process is not None else Machine().spawn("go")
+        self.os = OSMemory(self.process, madvdontneed=madvdontneed)
+        self.memstats = MStats()
+        self.gc_controller = GCControllerState()
+        self.heap = MHeap(self.os, self.memstats, self.gc_controller)
+        self.heap.central = [MCentral(spc, self.heap) for spc in range(NUM_SPAN_CLASSES)]
+        self.gomaxprocs = gomaxprocs
+        self.mcaches = [
+            MCache(self.heap, self.heap.central, self.heap.cachealloc.alloc())
+            for _ in range(gomaxprocs)
+        ]
+        self.next_gc = HEAP_MINIMUM
+        image = self.process.image
+        text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
+        rodata_end = text_end + -(-image.rodata_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
+        data_end = rodata_end + -(-image.data_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
+        self.zerobase = data_end  # runtime.zerobase: in bss; every zero-size object's address
+        self._type_base = text_end  # type descriptors live in rodata
+        self._type_addrs: dict[Type, int] = {}
+        self._types_by_addr: dict[int, Type] = {}
+        self.tiny_refs: defaultdict[int, int] = defaultdict(int)  # tiny block -> live objects
+
+    # -- allocation ----------------------------------------------------------
+
+    def mallocgc(
+        self, size: int, typ: Type | None = None, *, needzero: bool = True, p: int = 0
+    ) -> int:
+        """mallocgc(size, typ, needzero) on P p's mcache; the object's address."""
+        if size < 0:
+            raise RuntimeThrow(f"mallocgc: negative size {size}")
+        return mallocgc(self, size, typ, needzero, self.mcaches[p])
+
+    def new(self, typ: Type, *, p: int = 0) -> int:
+        """newobject: a zeroed value of typ (Go's `new(T)`)."""
+        return mallocgc(self, typ.size, typ, True, self.mcaches[p])
+
+    def new_array(self, typ: Type, n: int, *, p: int = 0) -> int:
+        """newarray: n zeroed values of typ in a row (a slice's backing array)."""
+        if n < 0:
+            raise RuntimeThrow("runtime: makeslice: len out of range")
+        return mallocgc(self, typ.size * n, typ, True, self.mcaches[p])
+
+    def type_addr(self, typ: Type) -> int:
+        """The address of typ's descriptor in rodata (what a malloc header holds)."""
+        addr = self._type_addrs.get(typ)
+        if addr is None:
+            addr = self._type_base + TYPE_DESCRIPTOR_STRIDE * (len(self._type_addrs) + 1)
+            self._type_addrs[typ] = addr
+            self._types_by_addr[addr] = typ
+        return addr
+
+    def type_at(self, addr: int) -> Type:
+        try:
+            return self._types_by_addr[addr]
+        except KeyError:
+            raise RuntimeThrow(f"runtime: {addr:#x} is not a type descriptor") from None
+
+    # -- explicit free -------------------------------------------------------
+
+    def free_object(self, addr: int) -> None:
+        """Free the object at addr as if a sweep had found it dead."""
+        heap = self.heap
+        s = heap.span_of_heap(addr)
+        if s is None:
+            raise RuntimeThrow(f"free_object: {addr:#x} is not in a heap object")
+        if s.spanclass == TINY_SPAN_CLASS:
+            block = addr & ~15
+            if block in self.tiny_refs:
+                n = self.tiny_refs[block] - 1
+                if n < 0:
+                    raise RuntimeThrow(f"free_object: tiny block {block:#x} has no live object")
+                self.tiny_refs[block] = n
+                if n == 0 and not any(c.tiny == block for c in self.mcaches):
+                    del self.tiny_refs[block]
+                    self._free_slot(s, s.object_index(block))
+                return
+        idx = s.object_index(addr)
+        start = s.start_addr + idx * s.elemsize
+        if s.size_class != 0 and not s.noscan and not heap_bits_in_span(s.elemsize):
+            start += MALLOC_HEADER_SIZE
+        if addr != start:
+            raise RuntimeThrow(
+                f"free_object: {addr:#x} is inside an object, which starts at {start:#x}"
+            )
+        if not s.is_allocated(idx) or s.freed >> idx & 1:
+            raise RuntimeThrow(f"free_object: {addr:#x} is not allocated (double free?)")
+        self._free_slot(s, idx)
+
+    def _free_slot(self, s: MSpan, idx: int) -> None:
+        s.freed |= 1 << idx
+        if s.sweepgen == self.heap.sweepgen + 3:
+            return  # cached by an mcache: swept when the mcache lets go of it
+        if s.in_set is not None:
+            s.in_set.remove(s)  # type: ignore[attr-defined]
+        sweep_span(self.heap, s, preserve=False)
+
+    def retire_tiny_block(self, block: int) -> None:
+        """An mcache stopped using block as its tiny block: free it if nothing lives there."""
+        if self.tiny_refs.get(block) == 0:
+            del self.tiny_refs[block]
+            s = self.heap.span_of_heap(block)
+            assert s is not None
+            self._free_slot(s, s.object_index(block))
+
+    def flush_mcaches(self) -> None:
+        """flushallmcaches: every mcache gives its spans back (ReadMemStats, GC start)."""
+        for c in self.mcaches:
+            old = c.tiny
+            c.release_all()
+            c.pcache.flush(self.heap.pages)
+            if old:
+                self.retire_tiny_block(old)
+
+    # -- the collector's view ------------------------------------------------
+
+    def pointer_words(self, addr: int) -> list[int]:
+        """Addresses of the pointer words of the object at addr (as the GC finds them)."""
+        s = self.heap.span_of_heap(addr)
+        if s is None:
+            raise RuntimeThrow(f"pointer_words: {addr:#x} is not in a heap object")
+        slot = s.start_addr + s.object_index(addr) * s.elemsize
+        return type_pointers_of(self.process, s, slot, self.type_at)
+
+    # -- statistics ------------------------------------------------------------
+
+    def read_mem_stats(self) -> MemStats:
+        """runtime.ReadMemStats (flushes the mcaches, as Go does)."""
+        return read_mem_stats(self)
+
+    def read_metrics(self) -> dict[str, int]:
+        """The memory metrics of runtime/metrics."""
+        return read_metrics(self)
+
+    def scavenge(self, nbytes: int) -> int:
+        """Release up to nbytes of free heap pages to the OS; the bytes released."""
+        from gomem.runtime.mgcscavenge import scavenge
+
+        return scavenge(self, nbytes)
+
+    def free_os_memory(self) -> int:
+        """debug.FreeOSMemory without a collector: return every free page to the OS."""
+        from gomem.runtime.mgcscavenge import free_os_memory
+
+        return free_os_memory(self)
+
+    def check_invariants(self) -> None:
+        """Every structure's invariants and the statistics' identities; raises RuntimeThrow."""
+        self.heap.check_invariants()
+        check_consistency(self)
+        for spc, central in enumerate(self.heap.central):
+            for sets in (central.partial, central.full):
+                for ss in sets:
+                    for s in ss:
+                        if s.spanclass != spc:
+                            raise RuntimeThrow(
+                                f"mcentral.check: span {s.start_addr:#x} of class {s.spanclass}"
+                                f" in the sets of class {spc}"
+                            )
+        for c in self.mcaches:
+            for spc, s in enumerate(c.alloc):
+                if s.nelems and (s.spanclass != spc or s.sweepgen != self.heap.sweepgen + 3):
+                    raise RuntimeThrow(f"mcache.check: bad cached span {s.start_addr:#x}")
+        self.process.check_invariants()
