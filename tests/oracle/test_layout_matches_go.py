@@ -110,3 +110,35 @@ def test_status_figures_the_layout_determines(real) -> None:
     # VmExe is the text segment; VmStk the 132 KiB stack.
     assert s.vm_exe_kb == status["VmExe"] == (entries[0].end - entries[0].start) // 1024
     assert s.vm_stk_kb == status["VmStk"] == 132
+
+
+def test_runtime_heap_and_metadata_mappings_match_a_real_go_process(real) -> None:
+    """The heap arena, the arena map and the page allocator's reservations, line for line.
+
+    A real Go process maps, before main runs: the first 4 MiB chunk of the arena at the
+    hint 0xc000000000 read/write and the rest of the 64 MiB arena PROT_NONE; the 32 MiB
+    arena map (2^22 pointers) and a 1 MiB block of the page allocator's chunk map (one
+    33 MiB rw-p line, as Linux merges them); and the PROT_NONE reservations of the five
+    summary levels and of the scavenge index, with the pieces covering the first arena
+    mapped read/write. All of it is placed by Linux's top-down, THP-aligned mmap, so the
+    model must reproduce every address: each model line in the window is a real line, and
+    every real line of 2 MiB or more is in the model. Smaller real mappings (stacks, more
+    256 KiB persistentalloc chunks) come from parts of the runtime not modelled yet.
+    """
+    from gomem.runtime.runtime import Runtime
+
+    entries, _, _ = real
+    window = (0xC000000000, 0x7FFFF7E00000)
+    real_lines = [e.format() for e in entries if window[0] <= e.start and e.end <= window[1]]
+    big = [e.format() for e in entries if e.format() in real_lines and e.end - e.start >= 2 << 20]
+    rt = Runtime(Machine().spawn("app", _image_from(entries)))
+    rt.mallocgc(64)  # the first allocation grows the heap, as the runtime's start-up does
+    got = [
+        line
+        for line in rt.process.maps().splitlines()
+        if window[0] <= int(line.split("-")[0], 16)
+        and int(line.split("-")[1].split()[0], 16) <= window[1]
+    ]
+    assert len(got) >= 10
+    assert [line for line in got if line not in real_lines] == []
+    assert [line for line in big if line not in got] == []
