@@ -33,6 +33,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/machine_access.py
 	$(BIN)/python benchmarks/classic_throughput.py
+	$(BIN)/python benchmarks/go_malloc.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

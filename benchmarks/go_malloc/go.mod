@@ -1,0 +1,3 @@
+module gomalloc
+
+go 1.24
