@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/machine_access.py
 	$(BIN)/python benchmarks/classic_throughput.py
 	$(BIN)/python benchmarks/go_malloc.py
+	$(BIN)/python benchmarks/program_ops.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

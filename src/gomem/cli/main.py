@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import alloc, malloc, probe, sizeclass, vm
+from . import alloc, malloc, probe, run, sizeclass, vm
 from .args import BadInput
 
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     malloc.add_parser(sub)
     sizeclass.add_parser(sub)
     alloc.add_parser(sub)
+    run.add_parser(sub)
     return parser
 
 

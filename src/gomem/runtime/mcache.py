@@ -33,6 +33,7 @@ from gomem.runtime.mheap import (
     make_span_class,
 )
 from gomem.runtime.mpagecache import PageCache
+from gomem.runtime.stack import NUM_STACK_ORDERS, StackFreeList
 
 if TYPE_CHECKING:
     from gomem.runtime.mcentral import MCentral
@@ -54,6 +55,7 @@ class MCache:
         self.tiny_allocs = 0  # tiny allocations not yet counted in heap_stats
         self.scan_alloc = 0  # bytes of scannable heap allocated, not yet reported
         self.pcache = PageCache()  # the P's page cache (pp.pcache), empty at first
+        self.stackcache = [StackFreeList() for _ in range(NUM_STACK_ORDERS)]  # free stacks
 
     def refill(self, spc: int) -> None:
         """refill: swap the full span of class spc for one with a free slot."""

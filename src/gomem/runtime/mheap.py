@@ -145,6 +145,7 @@ class MSpan:
     sweepgen: int = 0  # see the table in the module docstring
     needzero: int = 0  # 1: the span's memory may be dirty and is zeroed on allocation
     large_type: Type | None = None  # the type of a large pointerful object (largeType)
+    manual_free_list: int = 0  # MANUAL stack spans: first free stack (links live in memory)
     freed: int = 0  # our addition: slots freed by free_object, applied when the span is swept
     in_set: object = field(default=None, repr=False)  # the span set holding it, if any
 

@@ -8,9 +8,10 @@ docs/ARCHITECTURE.md for how the modules fit together.
     stats = rt.read_mem_stats()          # runtime.ReadMemStats
     rt.free_object(p)                    # as if a sweep found it dead
 
-Start-up follows mallocinit: arena hints, then the mcaches (one per P,
-GOMAXPROCS of them; the Ps themselves arrive with goroutines). Nothing is
-mapped for the heap until the first allocation grows it.
+Start-up follows mallocinit: arena hints, then one P per GOMAXPROCS with
+its mcache, and the scheduler (proc.py). m0's g0 runs on the process's
+[stack]; every goroutine gets a 2 KiB stack from the heap (stack.py).
+Nothing is mapped for the heap until the first allocation grows it.
 
 Explicit free (free_object) stands in for the collector: the object's slot
 is marked freed and its span is swept at once through the sweeper's path,
@@ -23,9 +24,12 @@ and it is no longer an mcache's current block.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from gomem.machine import Machine, Process
 from gomem.machine.mm import PAGE_SIZE as OS_PAGE_SIZE
+from gomem.runtime.cost import DEFAULT_COSTS, CostTable
 from gomem.runtime.malloc import mallocgc
 from gomem.runtime.mbitmap import MALLOC_HEADER_SIZE, heap_bits_in_span, type_pointers_of
 from gomem.runtime.mcache import MCache
@@ -38,8 +42,19 @@ from gomem.runtime.mheap import (
     TINY_SPAN_CLASS,
     MHeap,
     MSpan,
+    SpanState,
 )
 from gomem.runtime.mstats import MemStats, MStats, check_consistency, read_mem_stats, read_metrics
+from gomem.runtime.proc import G0_STACK_SIZE, G, GStatus, P, Policy, RoundRobin, Sched
+from gomem.runtime.stack import (
+    FIXED_STACK,
+    STACK_GUARD,
+    Stack,
+    StackAllocator,
+    copystack,
+    newstack_size,
+    shrink_target,
+)
 from gomem.runtime.type import Type
 
 HEAP_MINIMUM = 4 << 20  # defaultHeapMinimum: the heap goal before the first GC (GOGC=100)
@@ -55,6 +70,8 @@ class Runtime:
         *,
         gomaxprocs: int = 1,
         madvdontneed: bool = True,
+        policy: Policy | None = None,
+        costs: CostTable | None = None,
     ) -> None:
         if gomaxprocs < 1:
             raise ValueError(f"Runtime: gomaxprocs must be at least 1, not {gomaxprocs}")
@@ -70,6 +87,17 @@ class Runtime:
             for _ in range(gomaxprocs)
         ]
         self.next_gc = HEAP_MINIMUM
+        self.costs = costs if costs is not None else DEFAULT_COSTS
+        self.stackalloc = StackAllocator(self.heap)
+        self.ps = [P(i, c) for i, c in enumerate(self.mcaches)]
+        self.sched = Sched(self.ps, policy if policy is not None else RoundRobin())
+        # g0 of m0: the scheduler's own stack is the top 16 KiB of the process's [stack].
+        top = self.process.mm.start_stack
+        self.g0 = G(0, "g0", Stack(top - G0_STACK_SIZE + 1024, top), 0, top)
+        self.write_barrier_enabled = False  # writeBarrier.enabled; the collector sets it
+        self.barrier_stores = 0  # pointer stores that ran the write barrier
+        self.pointer_stores = 0  # pointer stores into heap objects and globals
+        self.stack_copies = 0  # copystack calls (growth and shrinking)
         image = self.process.image
         text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
         rodata_end = text_end + -(-image.rodata_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
@@ -79,6 +107,10 @@ class Runtime:
         self._type_addrs: dict[Type, int] = {}
         self._types_by_addr: dict[int, Type] = {}
         self.tiny_refs: defaultdict[int, int] = defaultdict(int)  # tiny block -> live objects
+        # Globals live in bss, after runtime.zerobase's word: (name, address, type).
+        self.globals: list[tuple[str, int, Type]] = []
+        self._globals_next = self.zerobase + 64
+        self._bss_end = data_end + -(-image.bss_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
 
     # -- allocation ----------------------------------------------------------
 
@@ -114,6 +146,93 @@ class Runtime:
             return self._types_by_addr[addr]
         except KeyError:
             raise RuntimeThrow(f"runtime: {addr:#x} is not a type descriptor") from None
+
+    # -- goroutines, stacks and globals -----------------------------------------
+
+    def newproc(self, name: str, body: Callable[[G], Any], creator: G | None = None) -> G:
+        """newproc: a runnable goroutine with a 2 KiB stack (reused from a dead G if any).
+
+        body(g) runs in the goroutine; it is started by the scheduler.
+        """
+        p = creator.p if creator is not None and creator.p is not None else self.ps[0]
+        g = p.gfree.pop() if p.gfree else None  # gfget
+        if g is None:
+            stk = self.stackalloc.alloc(FIXED_STACK, p.mcache)
+            g = G(0, name, stk, stk.lo + STACK_GUARD, stk.hi)
+        g.goid = self.sched.new_goid()
+        g.name = name
+        g.sched_sp = g.stack.hi
+        g.frames = []
+        g.ops = 0
+        g.result = None
+        self.sched.allgs.append(g)
+        self.sched.start(g, lambda: body(g))
+        self.sched.make_runnable(g)
+        return g
+
+    def goexit(self, g: G) -> None:
+        """goexit0 + gfput: keep the dead G and its stack if it is the starting size."""
+        p = self.ps[0] if g.p is None else g.p
+        if g.stack.size != FIXED_STACK:
+            self.stackalloc.free(g.stack, p.mcache)
+            g.stack = self.stackalloc.alloc(FIXED_STACK, p.mcache)
+            g.stackguard0 = g.stack.lo + STACK_GUARD
+        g.frames = []
+        g.sched_sp = g.stack.hi
+        g.glet = None
+        p.gfree.append(g)
+
+    def grow_stack(self, g: G, needed: int) -> int:
+        """morestack/newstack: double g's stack (or more) so needed bytes fit; bytes copied."""
+        newsize = newstack_size(g, needed)
+        c = g.p.mcache if g.p is not None else None
+        self.stack_copies += 1
+        return copystack(self.stackalloc, g, newsize, c)
+
+    def shrink_stack(self, g: G) -> bool:
+        """shrinkstack: halve g's stack if it uses less than a quarter (the GC calls it)."""
+        newsize = shrink_target(g)
+        if newsize == 0:
+            return False
+        c = g.p.mcache if g.p is not None else None
+        self.stack_copies += 1
+        copystack(self.stackalloc, g, newsize, c)
+        return True
+
+    def new_global(self, name: str, typ: Type) -> int:
+        """A package-level variable in bss (zeroed), a GC root through its pointer bitmap."""
+        align = max(typ.align, 1)
+        addr = -(-self._globals_next // align) * align
+        if addr + typ.size > self._bss_end:
+            raise RuntimeThrow(f"globals: {name} does not fit in the bss segment")
+        self._globals_next = addr + typ.size
+        self.globals.append((name, addr, typ))
+        return addr
+
+    def global_roots(self) -> list[int]:
+        """Addresses of the pointer words of every global (the data/bss root bitmap)."""
+        return [addr + off for _, addr, typ in self.globals for off in typ.pointer_offsets()]
+
+    def stack_roots(self, g: G) -> list[int]:
+        """Addresses of the pointer slots of g's frames (its stack maps)."""
+        out = []
+        hi = g.stack.hi
+        for fr in g.frames:
+            base = hi - fr.depth
+            mask, w = fr.func.ptrmask, 0
+            while mask:
+                if mask & 1:
+                    out.append(base + 8 * w)
+                mask >>= 1
+                w += 1
+        return out
+
+    def write_pointer(self, slot: int, value: int) -> None:
+        """A compiled pointer store into the heap or a global: barrier, then the store."""
+        self.pointer_stores += 1
+        if self.write_barrier_enabled:
+            self.barrier_stores += 1  # the collector replaces this with its barrier
+        self.process.store64(slot, value)
 
     # -- explicit free -------------------------------------------------------
 
@@ -220,4 +339,10 @@ class Runtime:
             for spc, s in enumerate(c.alloc):
                 if s.nelems and (s.spanclass != spc or s.sweepgen != self.heap.sweepgen + 3):
                     raise RuntimeThrow(f"mcache.check: bad cached span {s.start_addr:#x}")
+        for g in self.sched.allgs:
+            if g.status != GStatus.DEAD:
+                self.sched.check_stack(g)
+                stack_span = self.heap.span_of(g.stack.lo)
+                if stack_span is None or stack_span.state != SpanState.MANUAL:
+                    raise RuntimeThrow(f"goroutine {g.goid}: stack not in a stack span")
         self.process.check_invariants()

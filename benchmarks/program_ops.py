@@ -1,0 +1,83 @@
+"""Simulated operations per second of the program API.
+
+Four goroutines on four Ps each allocate 64-byte objects (two pointer
+fields and a 48-byte payload) and store a pointer into each new object,
+interleaved one operation at a time by the round-robin scheduler: every
+operation is a switch point, most are greenlet switches. One operation is
+one API call (g.new, g.store); frame-slot reads and writes are not
+operations. Best of 3. Also printed: the same work on one P (no switches)
+and with the precise-roots check on (debug=True).
+Target (issue 5): >= 250,000 ops/s for the four-goroutine run.
+Usage: python benchmarks/program_ops.py [--per-goroutine N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+from gomem.program import Program
+
+
+def build(n: int) -> Program:
+    prog = Program("bench")
+    T = prog.struct("T", A="*T", B="*T", Pad="[48]byte")
+
+    def worker(name: str) -> None:
+        @prog.func(name=name, locals={"p": "*T", "q": "*T"})
+        def body(g, f):
+            for _ in range(n):
+                f.p = g.new(T)
+                g.store(f.p, "A", f.q)
+                f.q = f.p
+
+    for name in "abcd":
+        worker(name)
+
+    @prog.func
+    def main(g, f):
+        for name in "abcd":
+            g.go(name)
+
+    return prog
+
+
+def measure(n: int, gomaxprocs: int, debug: bool) -> tuple[float, int]:
+    best = 0.0
+    steps = 0
+    for _ in range(3):
+        prog = build(n)
+        t0 = time.perf_counter()
+        r = prog.run(gomaxprocs=gomaxprocs, debug=debug)
+        dt = time.perf_counter() - t0
+        steps = r.steps
+        best = max(best, r.steps / dt)
+    return best, steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-goroutine", type=int, default=25_000, help="iterations per goroutine")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+    rows = {
+        "4 goroutines, 4 Ps": measure(args.per_goroutine, 4, False),
+        "4 goroutines, 1 P": measure(args.per_goroutine, 1, False),
+        "4 goroutines, 4 Ps, debug": measure(args.per_goroutine, 4, True),
+    }
+    if args.json:
+        print(json.dumps({k: {"ops_per_s": v[0], "ops": v[1]} for k, v in rows.items()}, indent=2))
+        return
+    print(
+        f"gomem program API ({platform.python_implementation()} {platform.python_version()}, "
+        "best of 3): 64-byte objects, one pointer store each"
+    )
+    for label, (rate, steps) in rows.items():
+        print(f"  {label:<28} {rate:>12,.0f} ops/s   ({steps:,} ops)")
+    print("  target: >= 250,000 ops/s for 4 goroutines on 4 Ps")
+
+
+if __name__ == "__main__":
+    main()

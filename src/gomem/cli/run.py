@@ -1,0 +1,204 @@
+"""`gomem run PROGRAM`: run a Go-like program (Python file) or a TOML workload."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gomem.program import Program, ProgramError, RunResult
+from gomem.runtime.mem_linux import RuntimeThrow
+
+from .args import BadInput, parse_positive
+
+POLICIES = ("roundrobin", "random")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a Go-like program (.py) or a TOML workload on the simulated runtime",
+        description="Run PROGRAM — a Python file that defines a gomem.program.Program with a "
+        "main func, or a TOML workload spec — on a fresh simulated Go process, then print "
+        "MemStats, the goroutines, operations, simulated time and a digest of the schedule. "
+        "Without a collector (a later issue) the heap only grows.",
+    )
+    p.add_argument("program", metavar="PROGRAM", help="a .py program or a .toml workload")
+    p.add_argument("--seed", type=int, default=None, help="scheduler and workload seed")
+    p.add_argument("--gomaxprocs", type=parse_positive, default=None, help="number of Ps")
+    p.add_argument(
+        "--schedule",
+        choices=POLICIES,
+        default=None,
+        help="who runs each operation: roundrobin, or random (seeded); default: random for "
+        "workloads, roundrobin for programs",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check every invariant after each goroutine ends, and the precise-roots rule",
+    )
+    p.add_argument("--save", metavar="RUN.json", help="also write the summary as JSON")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=run_run, prog=p.prog)
+
+
+def _load_python(path: Path) -> Program:
+    try:
+        ns = runpy.run_path(str(path), run_name="__gomem_program__")
+    except ProgramError as err:
+        raise BadInput(f"{path}: {err}") from None
+    except SyntaxError as err:
+        raise BadInput(f"{path}:{err.lineno}: syntax error: {err.msg}") from None
+    except Exception as err:  # the user's module failed to import
+        raise BadInput(f"{path}:{_user_line(err, path)}: {type(err).__name__}: {err}") from None
+    progs = [v for v in ns.values() if isinstance(v, Program)]
+    if "prog" in ns and isinstance(ns["prog"], Program):
+        return ns["prog"]
+    if len(progs) != 1:
+        raise BadInput(f"{path}: expected one gomem.program.Program (name it `prog`)")
+    return progs[0]
+
+
+def _user_line(err: BaseException, path: Path) -> str:
+    """The last line of the user's file in err's traceback, or '?'."""
+    line = "?"
+    for frame in traceback.extract_tb(err.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = str(frame.lineno)
+    return line
+
+
+def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str) -> dict[str, Any]:
+    ms = r.memstats
+    keys = (
+        "HeapAlloc",
+        "HeapSys",
+        "HeapIdle",
+        "HeapInuse",
+        "HeapReleased",
+        "HeapObjects",
+        "Mallocs",
+        "Frees",
+        "TotalAlloc",
+        "StackInuse",
+        "StackSys",
+        "MSpanInuse",
+        "MSpanSys",
+        "MCacheInuse",
+        "MCacheSys",
+        "GCSys",
+        "OtherSys",
+        "Sys",
+        "NumGC",
+    )
+    rt = r.runtime
+    return {
+        "program": name,
+        "seed": seed,
+        "gomaxprocs": gomaxprocs,
+        "schedule": schedule,
+        "goroutines": r.goroutines,
+        "operations": r.steps,
+        "simulated_ns": r.now_ns,
+        "schedule_digest": r.digest,
+        "stack_copies": r.stack_copies,
+        "pointer_stores": rt.pointer_stores,
+        "vsz_kb": r.vsz_kb,
+        "rss_kb": r.rss_kb,
+        "memstats": {k: getattr(ms, k) for k in keys},
+    }
+
+
+def _print(s: dict[str, Any]) -> None:
+    print(
+        f"{s['program']}: {s['goroutines']} goroutines, {s['operations']:,} operations, "
+        f"{_duration(s['simulated_ns'])} simulated on {s['gomaxprocs']} P"
+        f"{'s' if s['gomaxprocs'] > 1 else ''} ({s['schedule']} schedule, seed {s['seed']})"
+    )
+    print(
+        f"stack copies {s['stack_copies']:,}, pointer stores {s['pointer_stores']:,}; "
+        f"VSZ {s['vsz_kb']:,} kB, RSS {s['rss_kb']:,} kB"
+    )
+    print("MemStats:")
+    width = max(len(k) for k in s["memstats"])
+    for k, v in s["memstats"].items():
+        print(f"  {k:<{width}} {v:>15,}")
+    print(f"schedule digest: {s['schedule_digest']}")
+
+
+def _duration(ns: int) -> str:
+    if ns < 1_000_000:
+        return f"{ns / 1000:,.1f} µs"
+    return f"{ns / 1e6:,.3f} ms"
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    """Write JSON atomically: a temp file in the same directory, then rename."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise BadInput(f"--save {path}: no such directory {str(target.parent)!r}")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gomem-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def run_run(args: argparse.Namespace) -> int:
+    path = Path(args.program)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    options: dict[str, Any] = {}
+    prog: Any
+    if path.suffix == ".toml":
+        from gomem.program.workload import WorkloadError, build_program, load_workload
+
+        try:
+            prog, options = build_program(load_workload(path))
+        except WorkloadError as err:
+            raise BadInput(str(err)) from None
+        default_schedule = "random"
+    elif path.suffix == ".py":
+        prog = _load_python(path)
+        default_schedule = "roundrobin"
+    else:
+        raise BadInput(f"{path}: expected a .py program or a .toml workload")
+    seed = args.seed if args.seed is not None else int(options.get("seed", 0))
+    gomaxprocs = args.gomaxprocs or int(options.get("gomaxprocs", 1))
+    schedule = args.schedule or default_schedule
+    try:
+        result = prog.run(
+            seed=seed,
+            gomaxprocs=gomaxprocs,
+            policy=schedule,
+            debug=args.check,
+            check=args.check,
+        )
+    except ProgramError as err:
+        raise BadInput(f"{path}: {err}") from None
+    except RuntimeThrow:
+        raise
+    except Exception as err:
+        if isinstance(err, BadInput):
+            raise
+        raise BadInput(f"{path}:{_user_line(err, path)}: {type(err).__name__}: {err}") from None
+    summary = _summary(path.name, result, seed, gomaxprocs, schedule)
+    if args.save:
+        _write_json(args.save, summary)
+    if args.json:
+        json.dump(summary, sys.stdout, indent=2)
+        print()
+    else:
+        _print(summary)
+    return 0

@@ -1,0 +1,336 @@
+"""Goroutines, Ps and the scheduler. Models the parts of runtime/proc.go
+(go1.24) that memory management depends on: G, M and P, newproc/goexit with
+the P's free-G list, stop/start the world, and a deterministic scheduler.
+See docs/ARCHITECTURE.md.
+
+Concurrency is an interleaving. Each goroutine body is ordinary Python
+that runs in its own greenlet; every runtime operation it performs starts
+with a *switch point* (Sched.switch_point), where the scheduler decides
+which goroutine performs the next operation and switches to it. So two
+goroutines on two Ps interleave at operation granularity, exactly in the
+order the policy says:
+
+    roundrobin   the running goroutines take turns, one operation each
+    random       a seeded random running goroutine each step
+    script       an explicit list of goroutine ids (or names), one per step
+
+GOMAXPROCS Ps each run at most one goroutine; a goroutine that is not on
+a P waits in the global run queue (FIFO) and gets a P when one is free,
+or when the goroutine on it has used up its 10 ms time slice (sysmon's
+preemption, forcePreemptNS). A P's mcache (and page and stack caches)
+serve the goroutine it runs.
+
+Time is simulated: each P has a clock in nanoseconds that advances by the
+cost of each operation its goroutine performs (runtime.cost); the
+process's clock `now` is the latest of them. A stop-the-world pause
+brings every P to `now`, adds the pause, and is recorded with its reason.
+
+The schedule digest is a SHA-256 over the goroutine id of every step:
+equal digests mean equal interleavings.
+
+Simplified: no Ms beyond m0 (threads do not matter to memory here, except
+that g0 of m0 runs on the process's [stack]); no syscalls, network
+poller, timers or work stealing; local run queues are folded into the
+global one; goroutines block only by finishing (channels and locks are
+out of scope).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+import greenlet  # type: ignore[import-untyped]
+
+from gomem.runtime.mem_linux import RuntimeThrow
+from gomem.runtime.stack import STACK_GUARD, Frame, Stack
+
+if TYPE_CHECKING:
+    from gomem.runtime.mcache import MCache
+
+FORCE_PREEMPT_NS = 10_000_000  # forcePreemptNS: a goroutine's time slice
+G0_STACK_SIZE = 16 << 10  # m0's g0 uses 16 KiB of the OS stack (mstart on Linux)
+
+
+class GStatus(IntEnum):
+    """The g states the model uses (_Gidle ... _Gdead)."""
+
+    IDLE = 0
+    RUNNABLE = 1  # in the run queue
+    RUNNING = 2  # on a P
+    WAITING = 4  # stopped (e.g. for a stack scan); not runnable
+    DEAD = 6  # finished; kept on a free list with its stack for reuse
+
+
+@dataclass(eq=False, slots=True)
+class G:
+    """g: a goroutine."""
+
+    goid: int
+    name: str  # the function it started with
+    stack: Stack
+    stackguard0: int  # stack.lo + STACK_GUARD
+    sched_sp: int  # the simulated %rsp: the lowest byte in use is at sched_sp
+    status: GStatus = GStatus.IDLE
+    frames: list[Frame] = field(default_factory=list)  # innermost last
+    p: P | None = None  # the P running it
+    slice_start_ns: int = 0  # P clock when its current time slice began
+    ops: int = 0  # operations performed
+    gc_assist_bytes: int = 0  # assist credit (the collector uses it)
+    glet: Any = None  # the greenlet running its body
+    fresh: bool = True  # chosen to run, not yet started
+    epoch: int = 0  # operations begun (the program API's precise-roots check uses it)
+    result: Any = None  # what its body returned
+
+    @property
+    def stack_used(self) -> int:
+        return self.stack.hi - self.sched_sp
+
+
+@dataclass(eq=False, slots=True)
+class P:
+    """p: a processor, with its caches."""
+
+    id: int
+    mcache: MCache
+    g: G | None = None  # the goroutine it runs (curg of its M)
+    clock_ns: int = 0  # simulated time on this P
+    gfree: list[G] = field(default_factory=list)  # dead Gs with a starting-size stack
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """One stop-the-world pause."""
+
+    reason: str
+    start_ns: int
+    duration_ns: int
+
+
+class Policy:
+    """Which running goroutine performs the next operation."""
+
+    def choose(self, running: Sequence[G], step: int) -> G:
+        raise NotImplementedError
+
+
+class RoundRobin(Policy):
+    def __init__(self) -> None:
+        self.last = -1  # goid of the last goroutine chosen
+
+    def choose(self, running: Sequence[G], step: int) -> G:
+        # The next goroutine by goid after the last one, wrapping around
+        # (running is sorted by goid).
+        last = self.last
+        for g in running:
+            if g.goid > last:
+                break
+        else:
+            g = running[0]
+        self.last = g.goid
+        return g
+
+
+class Random(Policy):
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def choose(self, running: Sequence[G], step: int) -> G:
+        return running[self.rng.randrange(len(running))]  # running is sorted by goid
+
+
+class Script(Policy):
+    """An explicit schedule: entry i names the goroutine (id or name) of step i.
+
+    When the script runs out, round robin takes over (or, with strict=True,
+    running past the end is an error).
+    """
+
+    def __init__(self, steps: Sequence[int | str], *, strict: bool = False) -> None:
+        self.steps = list(steps)
+        self.strict = strict
+        self.after = RoundRobin()
+
+    def choose(self, running: Sequence[G], step: int) -> G:
+        if step >= len(self.steps):
+            if self.strict:
+                raise RuntimeThrow(f"schedule script: no entry for step {step}")
+            return self.after.choose(running, step)
+        want = self.steps[step]
+        for g in running:
+            if g.goid == want or g.name == want:
+                self.after.last = g.goid
+                return g
+        names = ", ".join(f"{g.goid} ({g.name})" for g in running)
+        raise RuntimeThrow(
+            f"schedule script: step {step} names {want!r}, which is not running (running: {names})"
+        )
+
+
+def make_policy(name: str, seed: int = 0, script: Sequence[int | str] = ()) -> Policy:
+    if name == "roundrobin":
+        return RoundRobin()
+    if name == "random":
+        return Random(seed)
+    if name == "script":
+        return Script(script)
+    raise ValueError(f"unknown schedule policy {name!r} (roundrobin, random or script)")
+
+
+class Sched:
+    """sched: run queue, Ps, the world, and the clock."""
+
+    def __init__(self, ps: list[P], policy: Policy) -> None:
+        self.ps = ps
+        self.policy = policy
+        self.runq: deque[G] = deque()  # runnable goroutines without a P
+        self.allgs: list[G] = []  # every goroutine ever made (allgs)
+        self.goid_gen = 0
+        self.steps = 0  # operations performed so far
+        self._digest = hashlib.sha256()
+        self.pauses: list[Pause] = []
+        self.world_stopped = False
+        self.main = greenlet.getcurrent()  # the scheduler's own greenlet
+        self.current: G | None = None  # the goroutine performing the current operation
+        self._running: list[G] | None = None  # running(), cached until a P changes hands
+
+    # -- time ----------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """The process's simulated time: the latest P clock, in ns."""
+        return max(p.clock_ns for p in self.ps)
+
+    def digest(self) -> str:
+        return self._digest.hexdigest()[:16]
+
+    def stop_the_world(self, reason: str, pause_ns: int) -> Pause:
+        """stopTheWorld + startTheWorld: every P waits until now, then pause_ns more."""
+        if self.world_stopped:
+            raise RuntimeThrow("stopTheWorld: world already stopped")
+        start = self.now
+        for p in self.ps:
+            p.clock_ns = start + pause_ns
+        pause = Pause(reason, start, pause_ns)
+        self.pauses.append(pause)
+        return pause
+
+    # -- goroutines ----------------------------------------------------------
+
+    def new_goid(self) -> int:
+        self.goid_gen += 1
+        return self.goid_gen
+
+    def make_runnable(self, g: G) -> None:
+        """Put g on an idle P, or at the tail of the run queue."""
+        g.status = GStatus.RUNNABLE
+        for p in self.ps:
+            if p.g is None:
+                p.clock_ns = max(p.clock_ns, self.now)  # an idle P wakes up now
+                self._put_on(g, p)
+                return
+        self.runq.append(g)
+
+    def _put_on(self, g: G, p: P) -> None:
+        self._running = None
+        p.g = g
+        g.p = p
+        g.status = GStatus.RUNNING
+        g.slice_start_ns = p.clock_ns
+
+    def running(self) -> list[G]:
+        """The goroutines on Ps, sorted by goid."""
+        return sorted((p.g for p in self.ps if p.g is not None), key=lambda g: g.goid)
+
+    def _preempt_expired(self) -> None:
+        """sysmon: a goroutine past its time slice yields its P to the run queue."""
+        if not self.runq:
+            return
+        for p in self.ps:
+            g = p.g
+            if g is not None and p.clock_ns - g.slice_start_ns >= FORCE_PREEMPT_NS:
+                nxt = self.runq.popleft()
+                self._running = None
+                g.status = GStatus.RUNNABLE
+                g.p = None
+                self.runq.append(g)
+                p.g = None
+                self._put_on(nxt, p)
+
+    def pick(self) -> G | None:
+        """The goroutine that performs the next operation (None when all are done)."""
+        if self.runq:
+            self._preempt_expired()
+        running = self._running
+        if running is None:
+            running = self._running = self.running()
+        if not running:
+            return None
+        g = self.policy.choose(running, self.steps)
+        self.steps += 1
+        self._digest.update(g.goid.to_bytes(8, "little"))
+        return g
+
+    def exit_g(self, g: G) -> None:
+        """goexit: g is done; its P takes the next runnable goroutine."""
+        p = g.p
+        self._running = None
+        g.status = GStatus.DEAD
+        g.p = None
+        if p is not None:
+            p.g = None
+            if self.runq:
+                self._put_on(self.runq.popleft(), p)
+
+    # -- running -------------------------------------------------------------
+
+    def start(self, g: G, body: Callable[[], Any]) -> None:
+        """Give g a greenlet that runs body; the scheduler will switch to it."""
+
+        def run() -> None:
+            g.result = body()
+
+        g.glet = greenlet.greenlet(run, parent=self.main)
+        g.fresh = True
+
+    def switch_point(self, g: G) -> None:
+        """Called by g before each operation: let the policy choose who goes next.
+
+        Returns when g is chosen to perform its operation.
+        """
+        if g.fresh:  # just started: it was chosen already
+            g.fresh = False
+            return
+        nxt = self.pick()
+        if nxt is None:
+            raise RuntimeThrow("switch_point: no running goroutine")
+        if nxt is not g:
+            self.current = nxt
+            nxt.glet.switch()
+            self.current = g
+
+    def run(self, on_exit: Callable[[G], None]) -> None:
+        """Run goroutines until none is left. on_exit(g) frees a finished one."""
+        while True:
+            g = self.pick()
+            if g is None:
+                return
+            self.current = g
+            g.glet.switch()
+            # Back here only when a goroutine's body returned (or raised).
+            for p in self.ps:
+                done = p.g
+                if done is not None and done.glet is not None and done.glet.dead:
+                    self.exit_g(done)
+                    on_exit(done)
+
+    def check_stack(self, g: G) -> None:
+        if g.stackguard0 != g.stack.lo + STACK_GUARD:
+            raise RuntimeThrow(f"goroutine {g.goid}: stack guard out of step with its stack")
+        if not g.stack.lo + STACK_GUARD <= g.sched_sp <= g.stack.hi:
+            raise RuntimeThrow(f"goroutine {g.goid}: sp {g.sched_sp:#x} outside its stack")
