@@ -25,8 +25,8 @@ run: $(VENV)/.installed
 	$(BIN)/gomem vm demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -p no:cacheprovider
 

@@ -96,3 +96,45 @@ def test_save_into_missing_directory_writes_nothing(gomem, tmp_path: Path) -> No
     r = gomem("run", EXAMPLES / "node.py", "--save", tmp_path / "no" / "run.json")
     r.assert_one_line_error()
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.slow
+def test_steady_workload_is_byte_identical_across_processes() -> None:
+    args = [str(EXAMPLES / "steady.toml")]
+    a = _run_subprocess([*args, "--seed", "7"], "1")
+    b = _run_subprocess([*args, "--seed", "7"], "99")
+    c = _run_subprocess([*args, "--seed", "8"], "1")
+    assert a == b
+    assert "4 goroutines" in a or "5 goroutines" in a  # four workers and main
+    digest = [line for line in a.splitlines() if line.startswith("schedule digest")]
+    other = [line for line in c.splitlines() if line.startswith("schedule digest")]
+    assert digest and other and digest != other
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[workload]\nname = "x"\ngoroutines = 2\nallocs = 10\nsurvive = 2\n', "survive"),
+        (
+            '[workload]\ngoroutines = 1\nallocs = 10\n[[types]]\nname = "A"\nsize = "12x"\n',
+            "types[0].size",
+        ),
+        ("[workload\n", "invalid TOML"),
+    ],
+    ids=["misplaced-key", "bad-size", "syntax"],
+)
+def test_bad_workload_is_one_line_naming_the_key(
+    gomem, tmp_path: Path, toml: str, needle: str
+) -> None:
+    path = tmp_path / "w.toml"
+    path.write_text(toml)
+    r = gomem("run", path)
+    r.assert_one_line_error()
+    assert needle in r.err
+
+
+def test_builtin_node_runs_by_name(gomem) -> None:
+    r = gomem("run", "node", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["memstats"]["HeapObjects"] == 2
+    gomem("run", "nosuchprogram").assert_one_line_error()

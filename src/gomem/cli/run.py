@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from gomem.program import Program, ProgramError, RunResult
+from gomem.program import Program, ProgramError, RunResult, builtins
 from gomem.runtime.mem_linux import RuntimeThrow
 
 from .args import BadInput, parse_positive
@@ -29,7 +29,11 @@ def add_parser(sub: Any) -> None:
         "MemStats, the goroutines, operations, simulated time and a digest of the schedule. "
         "Without a collector (a later issue) the heap only grows.",
     )
-    p.add_argument("program", metavar="PROGRAM", help="a .py program or a .toml workload")
+    p.add_argument(
+        "program",
+        metavar="PROGRAM",
+        help="a .py program, a .toml workload, or a built-in program's name (node)",
+    )
     p.add_argument("--seed", type=int, default=None, help="scheduler and workload seed")
     p.add_argument("--gomaxprocs", type=parse_positive, default=None, help="number of Ps")
     p.add_argument(
@@ -134,6 +138,8 @@ def _print(s: dict[str, Any]) -> None:
 
 
 def _duration(ns: int) -> str:
+    if ns < 10_000:
+        return f"{ns:,} ns"
     if ns < 1_000_000:
         return f"{ns / 1000:,.1f} µs"
     return f"{ns / 1e6:,.3f} ms"
@@ -158,14 +164,18 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 def run_run(args: argparse.Namespace) -> int:
     path = Path(args.program)
     if not path.is_file():
-        raise BadInput(f"{path}: no such file")
+        builtin = builtins.path(args.program)
+        if builtin is None:
+            names = ", ".join(builtins.NAMES)
+            raise BadInput(f"{path}: no such file (built-in programs: {names})")
+        path = builtin
     options: dict[str, Any] = {}
     prog: Any
     if path.suffix == ".toml":
         from gomem.program.workload import WorkloadError, build_program, load_workload
 
         try:
-            prog, options = build_program(load_workload(path))
+            prog, options = build_program(load_workload(path), seed=args.seed)
         except WorkloadError as err:
             raise BadInput(str(err)) from None
         default_schedule = "random"

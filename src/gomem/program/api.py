@@ -48,6 +48,7 @@ and floats stored as 8-byte words (smaller types are truncated on store).
 from __future__ import annotations
 
 import struct as _struct
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +149,8 @@ class Func:
         self._info: FuncInfo | None = None
         self.slots: dict[str, Slot] = {}
         self.view_class: type[FrameView] = FrameView  # a subclass with a property per slot
+        # A plausible return address in the text segment, the same in every process.
+        self.return_pc = 0x401000 + (zlib.crc32(name.encode()) & 0xFFFF) * 16
 
     @property
     def info(self) -> FuncInfo:
@@ -540,6 +543,15 @@ class Goroutine:
             self._rooted(value, epoch, "the value")
         self._write(addr, kind, t, value, barrier=True)
 
+    def convert(self, p: Ptr | None, ptr_type: str) -> Ptr | None:
+        """(*T)(p): the same address seen as another pointer type (not an operation)."""
+        if p is None:
+            return None
+        if not ptr_type.startswith("*") and ptr_type != "unsafe.Pointer":
+            raise ProgramError(f"convert needs a pointer type like '*T', not {ptr_type!r}")
+        to = self.universe.pointee(ptr_type) if ptr_type != "unsafe.Pointer" else None
+        return Ptr(p.addr, to, p.epoch)
+
     def addr_of(self, f: FrameView, local: str) -> Ptr:
         """&local: a pointer into this goroutine's stack (valid until the function returns)."""
         slot, addr = f._slot(local)
@@ -575,7 +587,7 @@ class Goroutine:
                     self.costs.stack_copy_base + copied * self.costs.stack_copy_per_kib // 1024
                 )
         sp = gp.sched_sp - 8
-        self._store64(sp, 0x401000 + (hash(func.name) & 0xFFFF) * 16)  # a return PC
+        self._store64(sp, func.return_pc)  # the return address the call pushes
         sp -= info.frame_size
         if info.frame_size:
             self.rt.process.write(sp, bytes(info.frame_size))  # locals start zeroed

@@ -45,7 +45,7 @@ from gomem.runtime.mheap import (
     SpanState,
 )
 from gomem.runtime.mstats import MemStats, MStats, check_consistency, read_mem_stats, read_metrics
-from gomem.runtime.proc import G0_STACK_SIZE, G, GStatus, P, Policy, RoundRobin, Sched
+from gomem.runtime.proc import G0_STACK_SIZE, G, GStatus, P, Pause, Policy, RoundRobin, Sched
 from gomem.runtime.stack import (
     FIXED_STACK,
     STACK_GUARD,
@@ -226,6 +226,10 @@ class Runtime:
                 mask >>= 1
                 w += 1
         return out
+
+    def stop_the_world(self, reason: str, extra_ns: int = 0) -> Pause:
+        """stopTheWorld + startTheWorld: a pause of the table's stw_base plus extra_ns."""
+        return self.sched.stop_the_world(reason, self.costs.stw_base + extra_ns)
 
     def write_pointer(self, slot: int, value: int) -> None:
         """A compiled pointer store into the heap or a global: barrier, then the store."""
