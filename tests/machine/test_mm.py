@@ -783,6 +783,20 @@ def test_store64_and_load64_across_a_page_boundary(mm: AddressSpace) -> None:
     assert rss_kb(mm) == 8
 
 
+def test_update64_is_a_read_modify_write_that_faults_the_page_in(mm: AddressSpace) -> None:
+    a = mm.mmap(2 * PAGE)
+    assert rss_kb(mm) == 0
+    # A fresh page reads as zero; (0 & keep) | 0b1010 = 0b1010, and the write maps a frame.
+    assert mm.update64(a + 16, 0xFFFF_FFFF_FFFF_FFFF, 0b1010) == 0b1010
+    assert rss_kb(mm) == 4
+    assert mm.update64(a + 16, ~0b0010 & 0xFFFF_FFFF_FFFF_FFFF, 0b0001) == 0b1001
+    assert mm.load64(a + 16) == 0b1001
+    # Across the page boundary it falls back to two translations, same result.
+    mm.store64(a + PAGE - 4, 0x1122334455667788)
+    assert mm.update64(a + PAGE - 4, 0xFFFF_FFFF_0000_0000, 0x99) == 0x1122334400000099
+    assert mm.load64(a + PAGE - 4) == 0x1122334400000099
+
+
 def test_load64_across_into_an_unmapped_page_faults(mm: AddressSpace) -> None:
     a = mm.mmap(PAGE, flags=FIXED, addr=W)
     with pytest.raises(SegmentationFault) as exc:

@@ -215,6 +215,28 @@ class AddressSpace:
                 raise
             self.write(va, value.to_bytes(8, "little"))
 
+    def update64(self, va: int, keep: int, bits: int) -> int:
+        """Read-modify-write the 8-byte word at va: (word & keep) | bits; returns it.
+
+        One translation for both accesses (a store access: it faults the page in
+        writable), as a compiled read-modify-write instruction does.
+        """
+        e = self._wtlb.get(va >> PAGE_SHIFT)
+        if e is None:
+            e = self._miss(va, True)
+        e.reads += 1
+        e.writes += 1
+        off = va & 4095
+        try:
+            v = (_unpack_q(e.mem, off)[0] & keep) | bits  # type: ignore[arg-type]
+            _pack_q(e.mem, off, v)  # type: ignore[arg-type]
+        except struct.error:  # the word crosses into the next page
+            e.reads -= 1
+            e.writes -= 1
+            v = (self.load64(va) & keep) | bits
+            self.store64(va, v)
+        return v
+
     def load32(self, va: int) -> int:
         """Load the little-endian 4-byte word at va."""
         e = self._rtlb.get(va >> PAGE_SHIFT)

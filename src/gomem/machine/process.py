@@ -84,6 +84,7 @@ class Process:
 
     load64: Callable[[int], int]
     store64: Callable[[int, int], None]
+    update64: Callable[[int, int, int], int]
     load32: Callable[[int], int]
     store32: Callable[[int, int], None]
     load8: Callable[[int], int]
@@ -91,7 +92,7 @@ class Process:
     load_words: Callable[[int, int], tuple[int, ...]]
     store_words: Callable[[int, Sequence[int]], None]
     read: Callable[[int, int], bytes]
-    write: Callable[[int, bytes], None]
+    write: Callable[[int, bytes | bytearray | memoryview], None]
 
     def __init__(
         self,
@@ -135,6 +136,7 @@ class Process:
         for name in (
             "load64",
             "store64",
+            "update64",
             "load32",
             "store32",
             "load8",

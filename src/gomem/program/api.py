@@ -205,8 +205,7 @@ class FrameView:
         slot = self._func.slots.get(name)
         if slot is None:
             raise ProgramError(f"func {self._func.name} has no local {name!r}")
-        g = self._g
-        return slot, g.gp.stack.hi - self._frame.depth + slot.offset
+        return slot, self._frame.base + slot.offset
 
     # Hot path: a pointer or word slot is one load or store (written for speed).
     def __getattr__(self, name: str) -> Any:
@@ -215,7 +214,7 @@ class FrameView:
             raise ProgramError(f"func {self._func.name} has no local {name!r}")
         g = self._g
         gp = g.gp
-        addr = gp.stack.hi - self._frame.depth + slot.offset
+        addr = self._frame.base + slot.offset
         if slot.kind == "ptr":
             v = g._load64(addr)
             return Ptr(v, slot.to, gp.epoch) if v else None
@@ -226,7 +225,7 @@ class FrameView:
         if slot is None:
             raise ProgramError(f"func {self._func.name} has no local {name!r}")
         g = self._g
-        addr = g.gp.stack.hi - self._frame.depth + slot.offset
+        addr = self._frame.base + slot.offset
         if slot.kind == "ptr" and (value is None or type(value) is Ptr):
             g._store64(addr, value.addr if value is not None else 0)
             return
@@ -251,13 +250,12 @@ def _slot_property(slot: Slot) -> property:
 
         def get(self: FrameView) -> Any:
             g = self._g
-            gp = g.gp
-            v = g._load64(gp.stack.hi - self._frame.depth + off)
-            return Ptr(v, to, gp.epoch) if v else None
+            v = g._load64(self._frame.base + off)
+            return Ptr(v, to, g.gp.epoch) if v else None
 
         def set_(self: FrameView, value: Any) -> None:
             g = self._g
-            addr = g.gp.stack.hi - self._frame.depth + off
+            addr = self._frame.base + off
             if value is None:
                 g._store64(addr, 0)
             elif type(value) is Ptr:
@@ -270,21 +268,21 @@ def _slot_property(slot: Slot) -> property:
 
         def get_w(self: FrameView) -> Any:
             g = self._g
-            return g._load64(g.gp.stack.hi - self._frame.depth + off)
+            return g._load64(self._frame.base + off)
 
         def set_w(self: FrameView, value: Any) -> None:
             g = self._g
-            g._write(g.gp.stack.hi - self._frame.depth + off, kind, slot.type, value, barrier=False)
+            g._write(self._frame.base + off, kind, slot.type, value, barrier=False)
 
         return property(get_w, set_w)
 
     def get_any(self: FrameView) -> Any:
         g = self._g
-        return g._read(g.gp.stack.hi - self._frame.depth + off, kind, slot.type, slot.expr)
+        return g._read(self._frame.base + off, kind, slot.type, slot.expr)
 
     def set_any(self: FrameView, value: Any) -> None:
         g = self._g
-        g._write(g.gp.stack.hi - self._frame.depth + off, kind, slot.type, value, barrier=False)
+        g._write(self._frame.base + off, kind, slot.type, value, barrier=False)
 
     return property(get_any, set_any)
 
@@ -303,7 +301,6 @@ class Goroutine:
         self._load64, self._store64 = p.load64, p.store64
         self._switch = rt.sched.switch_point
         self._new_cache: dict[int, tuple[Any, ...]] = {}  # id(type) -> allocation facts
-        self._field_cache: dict[tuple[int, Any], tuple[Any, ...]] = {}  # (id(type), field)
 
     # -- the scheduler's side --------------------------------------------------
 
@@ -498,18 +495,16 @@ class Goroutine:
 
     def store(self, obj: Any, field: str | int | None, value: Any) -> None:
         """obj.field = value (or obj[i] = value, *obj = value); pointers take the barrier."""
-        if type(obj) is Ptr and type(field) is str:
-            # Hot path: a struct field, resolved once per (type, field).
-            key = (id(obj.to), field)
-            facts = self._field_cache.get(key)
+        to = obj.to if type(obj) is Ptr else None
+        if type(to) is StructType and type(field) is str:
+            # Hot path: a struct field, resolved once per struct type and field.
+            facts = to.store_facts.get(field)
             if facts is None:
-                _, kind, t, expr = self._field(obj, field)
+                addr, kind, t, expr = self._field(obj, field)
                 pointerful = kind in ("ptr", "slice", "string", "iface")
-                cost = self.costs.pointer_store if pointerful else self.costs.scalar_store
-                off = self._field(obj, field)[0] - obj.addr
-                facts = (off, kind, t, expr, cost, obj.to)
-                self._field_cache[key] = facts
-            off, kind, t, expr, cost, _ = facts
+                facts = to.store_facts[field] = (addr - obj.addr, kind, t, expr, pointerful)
+            off, kind, t, expr, pointerful = facts
+            cost = self.costs.pointer_store if pointerful else self.costs.scalar_store
             addr = obj.addr + off
         else:
             addr, kind, t, expr = self._field(obj, field)
@@ -592,7 +587,7 @@ class Goroutine:
         if info.frame_size:
             self.rt.process.write(sp, bytes(info.frame_size))  # locals start zeroed
         gp.sched_sp = sp
-        frame = RtFrame(info, gp.stack.hi - sp)
+        frame = RtFrame(info, gp.stack.hi - sp, sp)
         gp.frames.append(frame)
         f = func.view_class(self, func, frame)
         if len(args) != len(func.args):
@@ -603,7 +598,7 @@ class Goroutine:
             result = func.body(self, f)
         finally:
             gp.frames.pop()
-            gp.sched_sp = gp.stack.hi - frame.depth + info.frame_size + 8
+            gp.sched_sp = frame.base + info.frame_size + 8
         return self._result(result)
 
     def go(self, fn: Func | str, *args: Any) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from gomem.runtime.type import (
     BOOL,
@@ -87,6 +88,7 @@ class StructType:
         self.field_exprs = fields
         self._type: Type | None = None
         self.fields: dict[str, Field] = {}
+        self.store_facts: dict[str, tuple[Any, ...]] = {}  # the program API's field cache
 
     def resolve(self, universe: TypeUniverse) -> Type:
         if self._type is None:

@@ -74,12 +74,21 @@ def repeated_mask(typ: Type, data_size: int) -> tuple[int, int]:
 
 
 def write_heap_bits_small(process: Process, s: MSpan, x: int, data_size: int, typ: Type) -> int:
-    """writeHeapBitsSmall: store x's pointer bits in the span; returns the scan size."""
-    src, scan = repeated_mask(typ, data_size)
-    dst = s.heap_bits_addr()
-    o = (x - s.start_addr) // PTR_SIZE
-    i, j = divmod(o, PTR_BITS)
-    bits = s.elemsize // PTR_SIZE
+    """writeHeapBitsSmall: store x's pointer bits in the span; returns the scan size.
+
+    Hot path (every small pointerful allocation): shifts instead of divisions,
+    and the repeat loop only for arrays.
+    """
+    if data_size == typ.size and typ.size != PTR_SIZE:
+        src, scan = typ.ptrmask, typ.ptr_bytes  # one value: its own mask
+    else:
+        src, scan = repeated_mask(typ, data_size)
+    base = s.start_addr
+    nbytes = s.npages << 13
+    dst = base + nbytes - (nbytes >> 6)  # the span's last 1/64th (heap_bits_addr)
+    o = (x - base) >> 3
+    i, j = o >> 6, o & 63
+    bits = s.elemsize >> 3
     if j + bits > PTR_BITS:
         bits0 = PTR_BITS - j
         bits1 = bits - bits0
@@ -88,10 +97,8 @@ def write_heap_bits_small(process: Process, s: MSpan, x: int, data_size: int, ty
         w1 = (w1 & ~((1 << bits1) - 1) & MASK64) | (src >> bits0)
         process.store_words(dst + i * PTR_SIZE, [w0, w1])
     else:
-        a = dst + i * PTR_SIZE
-        w = process.load64(a)
-        w = (w & ~(((1 << bits) - 1) << j) & MASK64) | ((src << j) & MASK64)
-        process.store64(a, w)
+        keep = ~(((1 << bits) - 1) << j) & MASK64
+        process.update64(dst + (i << 3), keep, (src << j) & MASK64)
     return scan
 
 

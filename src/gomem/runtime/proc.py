@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
+from array import array
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +57,13 @@ if TYPE_CHECKING:
 
 FORCE_PREEMPT_NS = 10_000_000  # forcePreemptNS: a goroutine's time slice
 G0_STACK_SIZE = 16 << 10  # m0's g0 uses 16 KiB of the OS stack (mstart on Linux)
+
+
+def _le_bytes(goids: list[int]) -> bytes:
+    a = array("Q", goids)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a.tobytes()
 
 
 class GStatus(IntEnum):
@@ -115,11 +124,17 @@ class Pause:
 class Policy:
     """Which running goroutine performs the next operation."""
 
+    # The choice among one running goroutine needs no decision (a script still
+    # lists every step, so it is not free).
+    free_when_alone = True
+
     def choose(self, running: Sequence[G], step: int) -> G:
         raise NotImplementedError
 
 
 class RoundRobin(Policy):
+    free_when_alone = False  # it must remember the lone goroutine as the last one
+
     def __init__(self) -> None:
         self.last = -1  # goid of the last goroutine chosen
 
@@ -150,6 +165,8 @@ class Script(Policy):
     When the script runs out, round robin takes over (or, with strict=True,
     running past the end is an error).
     """
+
+    free_when_alone = False
 
     def __init__(self, steps: Sequence[int | str], *, strict: bool = False) -> None:
         self.steps = list(steps)
@@ -193,6 +210,7 @@ class Sched:
         self.goid_gen = 0
         self.steps = 0  # operations performed so far
         self._digest = hashlib.sha256()
+        self._trace: list[int] = []  # goids of the steps not yet hashed
         self.pauses: list[Pause] = []
         self.world_stopped = False
         self.main = greenlet.getcurrent()  # the scheduler's own greenlet
@@ -207,7 +225,10 @@ class Sched:
         return max(p.clock_ns for p in self.ps)
 
     def digest(self) -> str:
-        return self._digest.hexdigest()[:16]
+        """SHA-256 of the goid of every step (8-byte little-endian each), first 16 hex digits."""
+        d = self._digest.copy()
+        d.update(_le_bytes(self._trace))
+        return d.hexdigest()[:16]
 
     def stop_the_world(self, reason: str, pause_ns: int) -> Pause:
         """stopTheWorld + startTheWorld: every P waits until now, then pause_ns more."""
@@ -271,9 +292,17 @@ class Sched:
             running = self._running = self.running()
         if not running:
             return None
-        g = self.policy.choose(running, self.steps)
+        if len(running) == 1 and self.policy.free_when_alone:
+            g = running[0]
+        else:
+            g = self.policy.choose(running, self.steps)
         self.steps += 1
-        self._digest.update(g.goid.to_bytes(8, "little"))
+        # Hot path: goids are hashed in batches (see digest).
+        trace = self._trace
+        trace.append(g.goid)
+        if len(trace) >= 4096:
+            self._digest.update(_le_bytes(trace))
+            trace.clear()
         return g
 
     def exit_g(self, g: G) -> None:

@@ -239,11 +239,13 @@ class Frame:
 
     depth is the frame's distance below stack.hi, so it survives a stack copy
     (which moves every frame by the same delta); the frame's words are at
-    [hi - depth, hi - depth + frame_size).
+    [hi - depth, hi - depth + frame_size). base caches hi - depth; copystack
+    moves it.
     """
 
     func: FuncInfo
     depth: int
+    base: int = 0  # == stack.hi - depth, kept by copystack
 
 
 def frame_base(gp: GStack, fr: Frame) -> int:
@@ -282,7 +284,7 @@ def copystack(
         process.write(new.hi - used, process.read(old.hi - used, used))
     load64, store64 = process.load64, process.store64
     for fr in gp.frames:
-        base = new.hi - fr.depth
+        base = fr.base = new.hi - fr.depth
         mask, w = fr.func.ptrmask, 0
         while mask:
             if mask & 1:
