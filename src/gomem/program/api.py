@@ -192,14 +192,23 @@ def _slot_kind(t: Type, name: str, fn: str) -> str:
 
 
 class FrameView:
-    """`f` in a function body: attribute access reads and writes the frame's slots."""
+    """`f` in a function body: each local is a property that loads or stores its slot.
 
-    __slots__ = ("_g", "_func", "_frame")
+    Func builds one subclass per function (_make_view_class) with a property
+    per local; reading an unknown name is a ProgramError, setting one an
+    AttributeError.
+    """
+
+    __slots__ = ("_g", "_gp", "_func", "_frame", "_ld", "_st")
 
     def __init__(self, g: Goroutine, func: Func, frame: RtFrame) -> None:
-        object.__setattr__(self, "_g", g)
-        object.__setattr__(self, "_func", func)
-        object.__setattr__(self, "_frame", frame)
+        setattr_ = object.__setattr__
+        setattr_(self, "_g", g)
+        setattr_(self, "_gp", g.gp)
+        setattr_(self, "_func", func)
+        setattr_(self, "_frame", frame)
+        setattr_(self, "_ld", g._load64)
+        setattr_(self, "_st", g._store64)
 
     def _slot(self, name: str) -> tuple[Slot, int]:
         slot = self._func.slots.get(name)
@@ -207,29 +216,9 @@ class FrameView:
             raise ProgramError(f"func {self._func.name} has no local {name!r}")
         return slot, self._frame.base + slot.offset
 
-    # Hot path: a pointer or word slot is one load or store (written for speed).
     def __getattr__(self, name: str) -> Any:
-        slot = self._func.slots.get(name)
-        if slot is None:
-            raise ProgramError(f"func {self._func.name} has no local {name!r}")
-        g = self._g
-        gp = g.gp
-        addr = self._frame.base + slot.offset
-        if slot.kind == "ptr":
-            v = g._load64(addr)
-            return Ptr(v, slot.to, gp.epoch) if v else None
-        return g._read(addr, slot.kind, slot.type, slot.expr)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        slot = self._func.slots.get(name)
-        if slot is None:
-            raise ProgramError(f"func {self._func.name} has no local {name!r}")
-        g = self._g
-        addr = self._frame.base + slot.offset
-        if slot.kind == "ptr" and (value is None or type(value) is Ptr):
-            g._store64(addr, value.addr if value is not None else 0)
-            return
-        g._write(addr, slot.kind, slot.type, value, barrier=False)
+        self._slot(name)  # raises: properties serve every known local
+        raise AssertionError(name)
 
 
 def _make_view_class(func: Func) -> type[FrameView]:
@@ -249,26 +238,22 @@ def _slot_property(slot: Slot) -> property:
     if kind == "ptr":
 
         def get(self: FrameView) -> Any:
-            g = self._g
-            v = g._load64(self._frame.base + off)
-            return Ptr(v, to, g.gp.epoch) if v else None
+            v = self._ld(self._frame.base + off)
+            return Ptr(v, to, self._gp.epoch) if v else None
 
         def set_(self: FrameView, value: Any) -> None:
-            g = self._g
-            addr = self._frame.base + off
             if value is None:
-                g._store64(addr, 0)
+                self._st(self._frame.base + off, 0)
             elif type(value) is Ptr:
-                g._store64(addr, value.addr)
+                self._st(self._frame.base + off, value.addr)
             else:
-                g._write(addr, kind, slot.type, value, barrier=False)
+                self._g._write(self._frame.base + off, kind, slot.type, value, barrier=False)
 
         return property(get, set_)
     if kind == "word" and slot.type.size == 8 and slot.type.kind != Kind.INT:
 
         def get_w(self: FrameView) -> Any:
-            g = self._g
-            return g._load64(self._frame.base + off)
+            return self._ld(self._frame.base + off)
 
         def set_w(self: FrameView, value: Any) -> None:
             g = self._g

@@ -180,7 +180,19 @@ def mallocgc_small_scan_no_header(
     sizeclass = SIZE_TO_CLASS8[(size + 7) >> 3]
     spc = sizeclass << 1
     s = c.alloc[spc]
-    x = next_free_fast(s)
+    # nextFreeFast, inlined (hot path).
+    x = 0
+    cache = s.alloc_cache
+    if cache:
+        bit = (cache & -cache).bit_length() - 1
+        result = s.freeindex + bit
+        if result < s.nelems:
+            freeidx = result + 1
+            if freeidx & 63 or freeidx == s.nelems:
+                s.alloc_cache = cache >> (bit + 1)
+                s.freeindex = freeidx
+                s.alloc_count += 1
+                x = result * s.elemsize + s.start_addr
     if x == 0:
         x, s, _ = c.next_free(spc)
     if needzero and s.needzero:

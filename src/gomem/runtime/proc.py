@@ -335,9 +335,25 @@ class Sched:
         if g.fresh:  # just started: it was chosen already
             g.fresh = False
             return
-        nxt = self.pick()
-        if nxt is None:
+        # Sched.pick, inlined (hot path: once per operation).
+        if self.runq:
+            self._preempt_expired()
+        running = self._running
+        if running is None:
+            running = self._running = self.running()
+        if not running:
             raise RuntimeThrow("switch_point: no running goroutine")
+        policy = self.policy
+        if len(running) == 1 and policy.free_when_alone:
+            nxt = running[0]
+        else:
+            nxt = policy.choose(running, self.steps)
+        self.steps += 1
+        trace = self._trace
+        trace.append(nxt.goid)
+        if len(trace) >= 4096:
+            self._digest.update(_le_bytes(trace))
+            trace.clear()
         if nxt is not g:
             self.current = nxt
             nxt.glet.switch()
