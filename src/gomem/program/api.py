@@ -438,7 +438,7 @@ class Goroutine:
         """new(T): a zeroed T in the heap."""
         # Hot path (written for speed): the type's facts are cached per type object,
         # and _op is inlined.
-        facts = self._new_cache.get(id(typ))
+        facts = self._new_cache.get(id(typ))  # by identity: Type's own hash is slow
         if facts is None:
             t, to = self._type_of(typ)
             facts = (t.size, t if t.ptr_bytes else None, to, self._alloc_cost(t.size, t), typ)

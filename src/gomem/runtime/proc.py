@@ -141,6 +141,10 @@ class RoundRobin(Policy):
     def choose(self, running: Sequence[G], step: int) -> G:
         # The next goroutine by goid after the last one, wrapping around
         # (running is sorted by goid).
+        if len(running) == 1:
+            g = running[0]
+            self.last = g.goid
+            return g
         last = self.last
         for g in running:
             if g.goid > last:
