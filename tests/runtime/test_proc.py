@@ -161,3 +161,25 @@ def test_each_p_allocates_from_its_own_mcache() -> None:
     r = prog.run(gomaxprocs=3)
     assert sorted(seen.values()) == [1, 2]  # main holds P0; a and b got idle Ps 1 and 2
     assert r.memstats.MCacheInuse == 3 * 1208
+
+
+def test_page_faults_a_goroutine_causes_are_charged_to_its_clock() -> None:
+    from gomem.runtime.cost import DEFAULT_COSTS
+
+    prog = Program()
+    prog.struct("B", Data="[40960]byte")  # large, pointer-free: fresh pages, no memclr
+    out = {}
+
+    @prog.func(locals={"b": "*B"})
+    def main(g, f):
+        f.b = g.new("B")
+        before = g.gp.p.clock_ns
+        g.work(0)
+        for i in range(10):  # a raw write to each of ten fresh OS pages: ten faults
+            g.rt.process.store8(f.b.addr + 4096 * i, 1)
+        g.work(0)  # the switch point of the next operation charges them
+        out["dt"] = g.gp.p.clock_ns - before
+
+    prog.run()
+    # Two zero-cost operations, then ten minor faults at the table's page_fault cost.
+    assert out["dt"] == 10 * DEFAULT_COSTS.page_fault

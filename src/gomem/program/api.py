@@ -220,6 +220,11 @@ class FrameView:
         self._slot(name)  # raises: properties serve every known local
         raise AssertionError(name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The generated subclasses use object.__setattr__ directly (so that
+        # their properties' setters run); this one exists for type checkers.
+        object.__setattr__(self, name, value)
+
 
 def _make_view_class(func: Func) -> type[FrameView]:
     """A FrameView subclass whose slots are properties (faster than __getattr__)."""

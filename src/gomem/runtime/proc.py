@@ -21,7 +21,8 @@ preemption, forcePreemptNS). A P's mcache (and page and stack caches)
 serve the goroutine it runs.
 
 Time is simulated: each P has a clock in nanoseconds that advances by the
-cost of each operation its goroutine performs (runtime.cost); the
+cost of each operation its goroutine performs (runtime.cost), and by the
+page faults the goroutine causes (counted between its switch points); the
 process's clock `now` is the latest of them. A stop-the-world pause
 brings every P to `now`, adds the pause, and is recorded with its reason.
 
@@ -95,6 +96,7 @@ class G:
     fresh: bool = True  # chosen to run, not yet started
     epoch: int = 0  # operations begun (the program API's precise-roots check uses it)
     result: Any = None  # what its body returned
+    fault_mark: int = 0  # the process's minor-fault count when it last resumed
 
     @property
     def stack_used(self) -> int:
@@ -206,9 +208,11 @@ def make_policy(name: str, seed: int = 0, script: Sequence[int | str] = ()) -> P
 class Sched:
     """sched: run queue, Ps, the world, and the clock."""
 
-    def __init__(self, ps: list[P], policy: Policy) -> None:
+    def __init__(self, ps: list[P], policy: Policy, mm: Any = None, fault_ns: int = 0) -> None:
         self.ps = ps
         self.policy = policy
+        self.mm = mm  # the address space whose minor_faults are charged (None: not charged)
+        self.fault_ns = fault_ns  # simulated ns per minor page fault
         self.runq: deque[G] = deque()  # runnable goroutines without a P
         self.allgs: list[G] = []  # every goroutine ever made (allgs)
         self.goid_gen = 0
@@ -358,10 +362,18 @@ class Sched:
         if len(trace) >= 4096:
             self._digest.update(_le_bytes(trace))
             trace.clear()
+        # Page faults since g last resumed are g's: charge them to its P's clock.
+        mm = self.mm
+        if mm is not None and mm.minor_faults != g.fault_mark:
+            if g.p is not None:
+                g.p.clock_ns += (mm.minor_faults - g.fault_mark) * self.fault_ns
+            g.fault_mark = mm.minor_faults
         if nxt is not g:
             self.current = nxt
             nxt.glet.switch()
             self.current = g
+            if mm is not None:
+                g.fault_mark = mm.minor_faults
 
     def run(self, on_exit: Callable[[G], None]) -> None:
         """Run goroutines until none is left. on_exit(g) frees a finished one."""
@@ -370,6 +382,8 @@ class Sched:
             if g is None:
                 return
             self.current = g
+            if self.mm is not None:
+                g.fault_mark = self.mm.minor_faults
             g.glet.switch()
             # Back here only when a goroutine's body returned (or raised).
             for p in self.ps:

@@ -90,7 +90,12 @@ class Runtime:
         self.costs = costs if costs is not None else DEFAULT_COSTS
         self.stackalloc = StackAllocator(self.heap)
         self.ps = [P(i, c) for i, c in enumerate(self.mcaches)]
-        self.sched = Sched(self.ps, policy if policy is not None else RoundRobin())
+        self.sched = Sched(
+            self.ps,
+            policy if policy is not None else RoundRobin(),
+            self.process.mm,
+            self.costs.page_fault,
+        )
         # g0 of m0: the scheduler's own stack is the top 16 KiB of the process's [stack].
         top = self.process.mm.start_stack
         self.g0 = G(0, "g0", Stack(top - G0_STACK_SIZE + 1024, top), 0, top)
