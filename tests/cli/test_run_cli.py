@@ -17,9 +17,10 @@ EXAMPLES = ROOT / "examples"
 def test_run_node_example_prints_memstats_and_digest(gomem) -> None:
     r = gomem("run", EXAMPLES / "node.py", "--check")
     assert r.code == 0, r.err
-    # New allocates two 16-byte Nodes (ID int, Parent *Node: a scan object, class 2).
-    assert "HeapObjects                2" in r.out
-    assert "HeapAlloc                 32" in r.out
+    # New allocates two 16-byte Nodes (ID int, Parent *Node: a scan object, class 2); the
+    # main goroutine's g record is a 440-byte heap object (class 448): 32 + 448 bytes.
+    assert "HeapObjects                3" in r.out
+    assert "HeapAlloc                480" in r.out
     assert "schedule digest: " in r.out
     assert "1 goroutines, 4 operations" in r.out  # call, new, new, store
 
@@ -30,9 +31,10 @@ def test_run_json_and_save_agree(gomem, tmp_path: Path) -> None:
     assert r.code == 0, r.err
     shown = json.loads(r.out)
     assert json.loads(out.read_text()) == shown
-    # Two builders x 500 Items of 64 bytes (Val, Next, [48]byte payload): 64,000 bytes.
-    assert shown["memstats"]["HeapAlloc"] == 64_000
-    assert shown["memstats"]["HeapObjects"] == 1000
+    # Two builders x 500 Items of 64 bytes (Val, Next, [48]byte payload): 64,000 bytes,
+    # and three g records (main and two builders) of 448 bytes.
+    assert shown["memstats"]["HeapAlloc"] == 64_000 + 3 * 448
+    assert shown["memstats"]["HeapObjects"] == 1003
     assert shown["pointer_stores"] == 2000  # it.Next and the global head, per Item
     assert shown["goroutines"] == 3
 
@@ -136,5 +138,5 @@ def test_bad_workload_is_one_line_naming_the_key(
 def test_builtin_node_runs_by_name(gomem) -> None:
     r = gomem("run", "node", "--json")
     assert r.code == 0, r.err
-    assert json.loads(r.out)["memstats"]["HeapObjects"] == 2
+    assert json.loads(r.out)["memstats"]["HeapObjects"] == 3  # two Nodes and main's g
     gomem("run", "nosuchprogram").assert_one_line_error()

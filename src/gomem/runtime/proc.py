@@ -52,11 +52,25 @@ import greenlet  # type: ignore[import-untyped]
 
 from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.stack import STACK_GUARD, Frame, Stack
+from gomem.runtime.type import UINTPTR, UNSAFE_POINTER, Type, struct_of
 
 if TYPE_CHECKING:
     from gomem.runtime.mcache import MCache
 
 FORCE_PREEMPT_NS = 10_000_000  # forcePreemptNS: a goroutine's time slice
+SIZEOF_G = 440  # runtime.g on amd64, go1.24 (DWARF of a real binary): class 448
+
+
+def _g_record_type() -> Type:
+    """runtime.g as a heap object: 440 bytes; its first pointer fields are _panic (32),
+    _defer (40), m (48) and sched.ctxt (80). Later pointer fields are not modelled."""
+    words = [UINTPTR] * (SIZEOF_G // 8)
+    for off in (32, 40, 48, 80):
+        words[off // 8] = UNSAFE_POINTER
+    return struct_of(*((f"w{i}", t) for i, t in enumerate(words)), name="runtime.g")
+
+
+G_RECORD = _g_record_type()
 G0_STACK_SIZE = 16 << 10  # m0's g0 uses 16 KiB of the OS stack (mstart on Linux)
 
 
@@ -97,6 +111,7 @@ class G:
     epoch: int = 0  # operations begun (the program API's precise-roots check uses it)
     result: Any = None  # what its body returned
     fault_mark: int = 0  # the process's minor-fault count when it last resumed
+    addr: int = 0  # the g record in the heap (malg's new(g)); kept when the G is reused
 
     @property
     def stack_used(self) -> int:

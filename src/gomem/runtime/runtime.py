@@ -45,7 +45,18 @@ from gomem.runtime.mheap import (
     SpanState,
 )
 from gomem.runtime.mstats import MemStats, MStats, check_consistency, read_mem_stats, read_metrics
-from gomem.runtime.proc import G0_STACK_SIZE, G, GStatus, P, Pause, Policy, RoundRobin, Sched
+from gomem.runtime.proc import (
+    G0_STACK_SIZE,
+    G_RECORD,
+    SIZEOF_G,
+    G,
+    GStatus,
+    P,
+    Pause,
+    Policy,
+    RoundRobin,
+    Sched,
+)
 from gomem.runtime.stack import (
     FIXED_STACK,
     STACK_GUARD,
@@ -157,13 +168,17 @@ class Runtime:
     def newproc(self, name: str, body: Callable[[G], Any], creator: G | None = None) -> G:
         """newproc: a runnable goroutine with a 2 KiB stack (reused from a dead G if any).
 
+        A new G costs a 440-byte g record in the heap (class 448) as well, as in Go.
+
         body(g) runs in the goroutine; it is started by the scheduler.
         """
         p = creator.p if creator is not None and creator.p is not None else self.ps[0]
         g = p.gfree.pop() if p.gfree else None  # gfget
         if g is None:
+            # malg: the g record is a heap object (class 448), then its stack.
+            addr = mallocgc(self, SIZEOF_G, G_RECORD, True, p.mcache)
             stk = self.stackalloc.alloc(FIXED_STACK, p.mcache)
-            g = G(0, name, stk, stk.lo + STACK_GUARD, stk.hi)
+            g = G(0, name, stk, stk.lo + STACK_GUARD, stk.hi, addr=addr)
         g.goid = self.sched.new_goid()
         g.name = name
         g.sched_sp = g.stack.hi

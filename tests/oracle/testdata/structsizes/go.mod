@@ -1,0 +1,3 @@
+module gsz
+
+go 1.24
