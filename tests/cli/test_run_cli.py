@@ -22,7 +22,7 @@ def test_run_node_example_prints_memstats_and_digest(gomem) -> None:
     assert "HeapObjects                3" in r.out
     assert "HeapAlloc                480" in r.out
     assert "schedule digest: " in r.out
-    assert "1 goroutines, 4 operations" in r.out  # call, new, new, store
+    assert "1 goroutine, 4 operations" in r.out  # call, new, new, store
 
 
 def test_run_json_and_save_agree(gomem, tmp_path: Path) -> None:

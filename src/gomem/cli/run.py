@@ -122,7 +122,8 @@ def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str)
 
 def _print(s: dict[str, Any]) -> None:
     print(
-        f"{s['program']}: {s['goroutines']} goroutines, {s['operations']:,} operations, "
+        f"{s['program']}: {s['goroutines']} goroutine{'s' if s['goroutines'] != 1 else ''}, "
+        f"{s['operations']:,} operation{'s' if s['operations'] != 1 else ''}, "
         f"{_duration(s['simulated_ns'])} simulated on {s['gomaxprocs']} P"
         f"{'s' if s['gomaxprocs'] > 1 else ''} ({s['schedule']} schedule, seed {s['seed']})"
     )
