@@ -22,7 +22,10 @@ def test_run_node_example_prints_memstats_and_digest(gomem) -> None:
     assert "HeapObjects                3" in r.out
     assert "HeapAlloc                480" in r.out
     assert "schedule digest: " in r.out
-    assert "1 goroutine, 4 operations" in r.out  # call, new, new, store
+    # Switch points: call, new, new, store. Operations add the frame-slot reads and writes:
+    # f.child =, f.parent =, f.child and f.parent (the store's operands), return f.child,
+    # and main's f.n = : six.
+    assert "1 goroutine, 10 operations (4 switch points)" in r.out
 
 
 def test_run_json_and_save_agree(gomem, tmp_path: Path) -> None:

@@ -141,3 +141,18 @@ def test_convert_reinterprets_an_unsafe_pointer() -> None:
 
     prog.run(debug=True)
     assert out == {"n": 9}
+
+
+def test_operations_count_api_calls_and_switch_points_count_scheduled_ones() -> None:
+    prog = Program()
+    T = prog.struct("T", P="*T")
+
+    @prog.func(locals={"a": "*T", "b": "*T"})
+    def main(g, f):
+        f.a = g.new(T)  # new: a switch point; f.a = : a slot write
+        f.b = f.a  # a slot read and a slot write
+        g.store(f.a, "P", f.b)  # store: a switch point; two slot reads
+
+    r = prog.run()
+    assert r.steps == 2
+    assert r.operations == 2 + 5

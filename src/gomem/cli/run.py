@@ -109,7 +109,8 @@ def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str)
         "gomaxprocs": gomaxprocs,
         "schedule": schedule,
         "goroutines": r.goroutines,
-        "operations": r.steps,
+        "operations": r.operations,
+        "switch_points": r.steps,
         "simulated_ns": r.now_ns,
         "schedule_digest": r.digest,
         "stack_copies": r.stack_copies,
@@ -123,7 +124,8 @@ def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str)
 def _print(s: dict[str, Any]) -> None:
     print(
         f"{s['program']}: {s['goroutines']} goroutine{'s' if s['goroutines'] != 1 else ''}, "
-        f"{s['operations']:,} operation{'s' if s['operations'] != 1 else ''}, "
+        f"{s['operations']:,} operation{'s' if s['operations'] != 1 else ''} "
+        f"({s['switch_points']:,} switch points), "
         f"{_duration(s['simulated_ns'])} simulated on {s['gomaxprocs']} P"
         f"{'s' if s['gomaxprocs'] > 1 else ''} ({s['schedule']} schedule, seed {s['seed']})"
     )

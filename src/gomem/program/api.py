@@ -199,7 +199,7 @@ class FrameView:
     AttributeError.
     """
 
-    __slots__ = ("_g", "_gp", "_func", "_frame", "_ld", "_st")
+    __slots__ = ("_g", "_gp", "_func", "_frame", "_ld", "_st", "_n")
 
     def __init__(self, g: Goroutine, func: Func, frame: RtFrame) -> None:
         setattr_ = object.__setattr__
@@ -209,6 +209,7 @@ class FrameView:
         setattr_(self, "_frame", frame)
         setattr_(self, "_ld", g._load64)
         setattr_(self, "_st", g._store64)
+        setattr_(self, "_n", 0)  # slot reads and writes: operations without a switch point
 
     def _slot(self, name: str) -> tuple[Slot, int]:
         slot = self._func.slots.get(name)
@@ -243,10 +244,12 @@ def _slot_property(slot: Slot) -> property:
     if kind == "ptr":
 
         def get(self: FrameView) -> Any:
+            self._n += 1
             v = self._ld(self._frame.base + off)
             return Ptr(v, to, self._gp.epoch) if v else None
 
         def set_(self: FrameView, value: Any) -> None:
+            self._n += 1
             if value is None:
                 self._st(self._frame.base + off, 0)
             elif type(value) is Ptr:
@@ -258,19 +261,23 @@ def _slot_property(slot: Slot) -> property:
     if kind == "word" and slot.type.size == 8 and slot.type.kind != Kind.INT:
 
         def get_w(self: FrameView) -> Any:
+            self._n += 1
             return self._ld(self._frame.base + off)
 
         def set_w(self: FrameView, value: Any) -> None:
+            self._n += 1
             g = self._g
             g._write(self._frame.base + off, kind, slot.type, value, barrier=False)
 
         return property(get_w, set_w)
 
     def get_any(self: FrameView) -> Any:
+        self._n += 1
         g = self._g
         return g._read(self._frame.base + off, kind, slot.type, slot.expr)
 
     def set_any(self: FrameView, value: Any) -> None:
+        self._n += 1
         g = self._g
         g._write(self._frame.base + off, kind, slot.type, value, barrier=False)
 
@@ -587,6 +594,7 @@ class Goroutine:
         try:
             result = func.body(self, f)
         finally:
+            self.rt.local_ops += f._n
             gp.frames.pop()
             gp.sched_sp = frame.base + info.frame_size + 8
         return self._result(result)
@@ -637,7 +645,8 @@ class RunResult:
     """What a program run did."""
 
     memstats: MemStats
-    steps: int  # operations performed (all goroutines)
+    steps: int  # switch points: operations that went through the scheduler
+    operations: int  # API operations: the steps plus frame-slot reads and writes
     goroutines: int  # goroutines created, main included
     digest: str  # schedule digest: equal digests, equal interleavings
     now_ns: int  # simulated time at the end
@@ -764,6 +773,7 @@ class Program:
         return RunResult(
             memstats=stats,
             steps=rt.sched.steps,
+            operations=rt.sched.steps + rt.local_ops,
             goroutines=rt.sched.goid_gen,
             digest=rt.sched.digest(),
             now_ns=rt.sched.now,

@@ -114,6 +114,7 @@ class Runtime:
         self.barrier_stores = 0  # pointer stores that ran the write barrier
         self.pointer_stores = 0  # pointer stores into heap objects and globals
         self.stack_copies = 0  # copystack calls (growth and shrinking)
+        self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
         image = self.process.image
         text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
         rodata_end = text_end + -(-image.rodata_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
