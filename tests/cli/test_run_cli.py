@@ -143,3 +143,18 @@ def test_builtin_node_runs_by_name(gomem) -> None:
     assert r.code == 0, r.err
     assert json.loads(r.out)["memstats"]["HeapObjects"] == 3  # two Nodes and main's g
     gomem("run", "nosuchprogram").assert_one_line_error()
+
+
+def test_gctrace_lines_go_to_stderr_and_gogc_off_disables_collection(gomem) -> None:
+    r = gomem("run", EXAMPLES / "steady.toml", "--gctrace", "--json")
+    assert r.code == 0
+    lines = r.err.splitlines()
+    cycles = json.loads(r.out)["gc_cycles"]
+    assert cycles >= 1 and len(lines) == cycles
+    assert all(line.startswith(f"gc {i} @") for i, line in enumerate(lines, 1))
+    off = gomem("run", EXAMPLES / "steady.toml", "--gogc", "off", "--gctrace", "--json")
+    assert off.err == "" and json.loads(off.out)["gc_cycles"] == 0
+
+
+def test_bad_gogc_is_one_line(gomem) -> None:
+    gomem("run", "node", "--gogc", "lots").assert_one_line_error()

@@ -48,9 +48,30 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="check every invariant after each goroutine ends, and the precise-roots rule",
     )
+    p.add_argument(
+        "--gogc",
+        type=_gogc,
+        default=100,
+        metavar="N|off",
+        help="GOGC: heap growth (percent) before a collection, or off (default 100)",
+    )
+    p.add_argument(
+        "--gctrace",
+        action="store_true",
+        help="print a GODEBUG=gctrace=1 line per collection on stderr, as Go does",
+    )
     p.add_argument("--save", metavar="RUN.json", help="also write the summary as JSON")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run_run, prog=p.prog)
+
+
+def _gogc(text: str) -> int:
+    """--gogc: a non-negative integer percent, or off (-1)."""
+    if text == "off":
+        return -1
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percent (like 100) or off")
+    return int(text)
 
 
 def _load_python(path: Path) -> Program:
@@ -114,6 +135,7 @@ def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str)
         "simulated_ns": r.now_ns,
         "schedule_digest": r.digest,
         "stack_copies": r.stack_copies,
+        "gc_cycles": len(rt.gc.cycles),
         "pointer_stores": rt.pointer_stores,
         "vsz_kb": r.vsz_kb,
         "rss_kb": r.rss_kb,
@@ -197,6 +219,8 @@ def run_run(args: argparse.Namespace) -> int:
             policy=schedule,
             debug=args.check,
             check=args.check,
+            gogc=args.gogc,
+            gctrace=args.gctrace,
         )
     except ProgramError as err:
         raise BadInput(f"{path}: {err}") from None
@@ -206,6 +230,8 @@ def run_run(args: argparse.Namespace) -> int:
         if isinstance(err, BadInput):
             raise
         raise BadInput(f"{path}:{_user_line(err, path)}: {type(err).__name__}: {err}") from None
+    for line in result.gctrace:
+        print(line, file=sys.stderr)
     summary = _summary(path.name, result, seed, gomaxprocs, schedule)
     if args.save:
         _write_json(args.save, summary)

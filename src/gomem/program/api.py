@@ -462,10 +462,15 @@ class Goroutine:
         gp.epoch = epoch + 1
         gp.ops += 1
         p = gp.p
+        rt = self.rt
         if p is not None:
             p.clock_ns += cost
-            return Ptr(mallocgc(self.rt, size, mtyp, True, p.mcache), to)
-        return Ptr(mallocgc(self.rt, size, mtyp, True, self.rt.mcaches[0]), to)
+            x = mallocgc(rt, size, mtyp, True, p.mcache)
+        else:
+            x = mallocgc(rt, size, mtyp, True, rt.mcaches[0])
+        if rt.gc_controller.heap_live >= rt.gc.trigger:
+            rt.gc.run_cycle(forced=False)  # the heap trigger (gcTrigger{kind: gcTriggerHeap})
+        return Ptr(x, to)
 
     def make(self, slice_type: str, n: int, cap: int | None = None) -> Slice:
         """make([]T, n[, cap]): a zeroed backing array in the heap and its slice header."""
@@ -480,6 +485,8 @@ class Goroutine:
         self._op(self._alloc_cost(size, elem))
         p = self.gp.p.id if self.gp.p else 0
         x = self.rt.mallocgc(size, elem if elem.ptr_bytes else None, p=p)
+        if self.rt.gc_controller.heap_live >= self.rt.gc.trigger:
+            self.rt.gc.run_cycle(forced=False)
         return Slice(Ptr(x, elem) if size else None, n, cap, elem, elem_expr)
 
     def load(self, obj: Any, field: str | int | None = None) -> Any:
@@ -608,6 +615,11 @@ class Goroutine:
                 self._rooted(a, epoch, "an argument")
         return self.program._spawn(self.rt, func, args, creator=self.gp, debug=self.debug).goid
 
+    def gc(self) -> None:
+        """runtime.GC(): a full collection, sweep included (this goroutine waits for it)."""
+        self._op(0)
+        self.rt.GC()
+
     def work(self, ns: int) -> None:
         """Compute for ns of simulated time without touching memory."""
         self._op(max(0, int(ns)))
@@ -652,6 +664,7 @@ class RunResult:
     now_ns: int  # simulated time at the end
     pauses: tuple[Pause, ...]
     stack_copies: int
+    gctrace: tuple[str, ...]  # GODEBUG=gctrace=1 lines, when asked for
     rss_kb: int
     vsz_kb: int
     runtime: Runtime
@@ -746,9 +759,17 @@ class Program:
         debug: bool = False,
         check: bool = False,
         runtime: Runtime | None = None,
+        gogc: int = 100,
+        gctrace: bool = False,
     ) -> RunResult:
-        """Run main (and every goroutine it starts) to completion on a fresh runtime."""
+        """Run main (and every goroutine it starts) to completion on a fresh runtime.
+
+        gogc is GOGC (negative: off); gctrace collects GODEBUG=gctrace=1 lines in
+        RunResult.gctrace.
+        """
         rt = runtime or Runtime(gomaxprocs=gomaxprocs, policy=make_policy(policy, seed, script))
+        rt.gc.set_gc_percent(gogc)
+        rt.gc.gctrace = gctrace
         table: dict[str, tuple[int, Type, str]] = {}
         for name, expr in self.global_exprs.items():
             t = self.type(expr)
@@ -779,6 +800,7 @@ class Program:
             now_ns=rt.sched.now,
             pauses=tuple(rt.sched.pauses),
             stack_copies=rt.stack_copies,
+            gctrace=tuple(rt.gc.trace),
             rss_kb=ps.vm_rss_kb,
             vsz_kb=ps.vm_size_kb,
             runtime=rt,

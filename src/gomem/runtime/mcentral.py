@@ -133,8 +133,8 @@ class MCentral:
         stale = s.sweepgen == sg + 1
         s.sweepgen = sg - 1 if stale else sg
         if stale or s.freed:
-            # Cached since before a sweep began (or holding explicit frees): sweep now.
-            s.sweepgen = sg - 1
+            # Cached since before a sweep began (being swept: sg - 1), or holding
+            # explicit frees (swept as is: sg): sweep now.
             sweep_span(self.heap, s, preserve=False)
         elif s.nelems - s.alloc_count > 0:
             self.partial_swept(sg).push(s)

@@ -10,13 +10,14 @@ and the span is filed again: freed to the heap if nothing survived, else
 into its mcentral's swept partial or full set. Freed memory is dirty, so
 the span is marked needzero.
 
-Until the collector exists, the survivors are "every allocated slot not
-freed by free_object" (MSpan.freed); with the collector they will be the
-marked slots (gcmarkBits). Both go through sweep_span.
+A span that needs sweeping after a GC cycle (sweepgen == h - 2, or h - 1
+while being swept) keeps its marked slots (gcmarkBits); a span swept for
+explicit frees (sweepgen == h) keeps its allocated slots not freed by
+free_object (MSpan.freed). Both go through sweep_span.
 
 Simplified: no specials (finalizers, profiling records), no user arenas;
 the fresh mark bitmap Go takes from gcBitsArenas on each sweep is not
-accounted (the arenas are recycled per cycle, which needs the collector).
+accounted (nor is the arenas' recycling per cycle).
 """
 
 from __future__ import annotations
@@ -34,7 +35,11 @@ def sweep_span(heap: MHeap, s: MSpan, *, preserve: bool) -> bool:
         raise RuntimeThrow(f"mgcsweep.sweep_span: span {s.start_addr:#x} is not in use")
     sg = heap.sweepgen
     allocated = s.allocated_slots()
-    live = allocated & ~s.freed
+    if s.sweepgen in (sg - 2, sg - 1):
+        # After a GC cycle: the marked slots survive (gcmarkBits becomes allocBits).
+        live = s.gcmark_bits & allocated & ~s.freed
+    else:
+        live = allocated & ~s.freed  # an explicit free's sweep: the unfreed slots survive
     nalloc = live.bit_count()
     nfreed = allocated.bit_count() - nalloc
     s.freed = 0

@@ -218,6 +218,7 @@ class HeapArena:
     addr: int  # where Go's heapArena record is (persistentalloc, GCSys)
     spans: list[MSpan | None]  # the span of each page; set for every page of in-use spans
     page_in_use: int = 0  # bit i: page i is the first page of an IN_USE span
+    page_marks: int = 0  # bit i: the span starting at page i has a marked object this cycle
     zeroed_base: int = 0  # bytes from base ever handed out; above it memory is still zero
 
 

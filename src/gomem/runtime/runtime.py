@@ -35,6 +35,7 @@ from gomem.runtime.mbitmap import MALLOC_HEADER_SIZE, heap_bits_in_span, type_po
 from gomem.runtime.mcache import MCache
 from gomem.runtime.mcentral import MCentral
 from gomem.runtime.mem_linux import OSMemory, RuntimeThrow
+from gomem.runtime.mgc import Collector, CycleRecord
 from gomem.runtime.mgcpacer import GCControllerState
 from gomem.runtime.mgcsweep import sweep_span
 from gomem.runtime.mheap import (
@@ -114,6 +115,7 @@ class Runtime:
         self.barrier_stores = 0  # pointer stores that ran the write barrier
         self.pointer_stores = 0  # pointer stores into heap objects and globals
         self.stack_copies = 0  # copystack calls (growth and shrinking)
+        self.gc = Collector(self)
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
         image = self.process.image
         text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
@@ -247,6 +249,10 @@ class Runtime:
                 mask >>= 1
                 w += 1
         return out
+
+    def GC(self) -> CycleRecord:  # noqa: N802 - Go's name, runtime.GC
+        """runtime.GC: a full cycle, sweep included; returns its record."""
+        return self.gc.run_cycle(forced=True)
 
     def stop_the_world(self, reason: str, extra_ns: int = 0) -> Pause:
         """stopTheWorld + startTheWorld: a pause of the table's stw_base plus extra_ns."""

@@ -1,0 +1,127 @@
+"""Marking: roots, greyobject, scanobject and the drain loop. Models
+runtime/mgcmark.go (markroot, scanstack's frame scan, greyobject,
+scanobject, gcDrain, gcmarknewobject) and findObject of mbitmap.go
+(go1.24). See docs/ARCHITECTURE.md for the collector's overview.
+
+Colours, as Go has them: an object is *white* while its mark bit in its
+span's gcmarkBits is clear; *grey* once its bit is set and it waits in a
+work queue to be scanned; *black* once scanned. Pointer-free (noscan)
+objects go straight from white to black: there is nothing to scan.
+
+Roots are the pointer words of the data/bss globals (their pointer
+bitmaps), of every goroutine's frames (their stack maps), and the
+runtime's own roots: every g record (Go reaches them through allgs, a
+runtime global). scanobject reads an object's pointer words from the
+simulated memory, exactly where the allocator put the type information
+(heap bits in the span, a malloc header, or the span's largeType), and
+greys every word that points into an in-use span of the heap.
+
+Simplified in this step: the work queue is one list (gcWork's per-P
+work buffers come with concurrent marking); marking runs with the world
+stopped (Go's GODEBUG=gcstoptheworld=1 mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gomem.runtime.mbitmap import type_pointers_of
+from gomem.runtime.mheap import PAGE_SHIFT, PAGES_PER_ARENA, SpanState, arena_index
+
+if TYPE_CHECKING:
+    from gomem.runtime.mheap import MSpan
+    from gomem.runtime.runtime import Runtime
+
+
+@dataclass(slots=True)
+class MarkStats:
+    """What one mark phase did."""
+
+    roots: int = 0  # root words examined
+    objects_marked: int = 0  # objects greyed (or blackened directly if noscan)
+    bytes_marked: int = 0  # bytes of marked objects (their slot sizes)
+    words_scanned: int = 0  # pointer words read by scanobject and root scans
+    scan_bytes: int = 0  # bytes of scanned objects
+
+
+class Marker:
+    """The mark state of one cycle: the grey queue and its counters."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.heap = rt.heap
+        self.load64 = rt.process.load64
+        self.grey: list[int] = []  # objects marked and not yet scanned (the work queue)
+        self.stats = MarkStats()
+
+    def find_object(self, p: int) -> tuple[MSpan, int, int] | None:
+        """findObject: (span, object index, object base) of the heap object holding p."""
+        s = self.heap.span_of(p)
+        if s is None or s.state != SpanState.IN_USE or not s.start_addr <= p < s.limit:
+            return None
+        idx = s.object_index(p)
+        return s, idx, s.start_addr + idx * s.elemsize
+
+    def greyobject(self, s: MSpan, idx: int, base: int) -> None:
+        """Mark object idx of s; queue it for scanning unless it has no pointers."""
+        bit = 1 << idx
+        if s.gcmark_bits & bit:
+            return
+        s.gcmark_bits |= bit
+        ha = self.heap.arenas[arena_index(s.start_addr)]
+        ha.page_marks |= 1 << ((s.start_addr >> PAGE_SHIFT) % PAGES_PER_ARENA)
+        st = self.stats
+        st.objects_marked += 1
+        if s.spanclass & 1:  # noscan: black at once
+            st.bytes_marked += s.elemsize
+            return
+        self.grey.append(base)
+
+    def shade(self, p: int) -> None:
+        """shade: grey the object p points into, if p points into the heap."""
+        found = self.find_object(p)
+        if found is not None:
+            self.greyobject(*found)
+
+    def scan_words(self, addrs: list[int]) -> None:
+        """Grey what each of these pointer words points to (a root or an object's words)."""
+        load64, shade = self.load64, self.shade
+        self.stats.words_scanned += len(addrs)
+        for a in addrs:
+            v = load64(a)
+            if v:
+                shade(v)
+
+    def scanobject(self, base: int) -> None:
+        """scanobject: grey the referents of the object at base (its slot start)."""
+        s = self.heap.span_of(base)
+        assert s is not None
+        words = type_pointers_of(self.rt.process, s, base, self.rt.type_at)
+        st = self.stats
+        st.bytes_marked += s.elemsize
+        st.scan_bytes += s.elemsize
+        self.scan_words(words)
+
+    def mark_roots(self) -> None:
+        """markroot: globals, goroutine stacks, and the g records (allgs)."""
+        rt = self.rt
+        roots = rt.global_roots()
+        for g in rt.sched.allgs:
+            if g.addr:
+                self.shade(g.addr)  # allgs keeps every g record alive
+            roots.extend(rt.stack_roots(g))
+        self.stats.roots += len(roots)
+        self.scan_words(roots)
+
+    def drain(self) -> None:
+        """gcDrain: scan grey objects until none is left."""
+        grey, scan = self.grey, self.scanobject
+        while grey:
+            scan(grey.pop())
+
+
+def gcmarknewobject(rt: Runtime, s: MSpan, x: int) -> None:
+    """gcmarknewobject: an object allocated during mark is black from birth."""
+    idx = s.object_index(x)
+    s.gcmark_bits |= 1 << idx

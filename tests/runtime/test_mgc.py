@@ -1,0 +1,133 @@
+"""The collector's first step: a stop-the-world cycle, mark and sweep (mgc.go,
+mgcmark.go, mgcsweep.go). Expectations are hand counts of what is reachable,
+Go's sweepgen rule (+2 per cycle) and Go's gctrace number formatting."""
+
+from __future__ import annotations
+
+import pytest
+
+from gomem.program import Program
+from gomem.runtime.mgc import fmt_ns_as_ms, itoa_div
+from gomem.runtime.runtime import Runtime
+
+
+def _list_program(keep: int, garbage: int, out: dict) -> Program:
+    prog = Program()
+    Node = prog.struct("Node", Next="*Node", Pad="[40]byte")  # 48 B: class 48, scan
+    prog.globals(head="*Node")
+
+    @prog.func(locals={"n": "*Node", "keep": "*Node", "next": "*Node"})
+    def main(g, f):
+        for _ in range(keep):  # a list hanging from a global
+            f.n = g.new(Node)
+            f.next = g.load_global("head")
+            g.store(f.n, "Next", f.next)
+            g.store_global("head", f.n)
+        for _ in range(garbage):  # unreachable once f.n moves on
+            f.n = g.new(Node)
+        f.keep = g.new(Node)  # reachable from the stack only
+        f.n = None
+        g.gc()
+        out["after"] = g.rt.read_mem_stats()
+        out["marked"] = g.rt.gc.cycles[-1].heap2
+
+    return prog
+
+
+def test_gc_keeps_what_is_reachable_and_frees_the_rest() -> None:
+    out: dict = {}
+    r = _list_program(1000, 500, out).run(debug=True, check=True)
+    ms = out["after"]
+    # Live: 1000 list nodes + the stack's node (48 B each) + main's g record (448 B).
+    assert ms.HeapObjects == 1000 + 1 + 1
+    assert ms.HeapAlloc == 1001 * 48 + 448
+    # runtime.GC() swept everything: HeapAlloc is exactly the bytes marked.
+    assert ms.HeapAlloc == out["marked"]
+    assert ms.Frees == 500
+    assert r.runtime.gc.cycles[-1].objects_marked == 1002
+
+
+def test_sweepgen_is_twice_the_completed_cycles() -> None:
+    rt = Runtime()
+    for n in range(1, 4):
+        rt.mallocgc(100)
+        rt.GC()
+        assert rt.heap.sweepgen == 2 * n
+        assert len(rt.gc.cycles) == n
+        for s in rt.heap.spans():
+            assert s.sweepgen == rt.heap.sweepgen  # all swept after runtime.GC()
+    rt.check_invariants()
+
+
+def test_sweeping_touches_no_page_of_object_memory() -> None:
+    rt = Runtime()
+    xs = [rt.mallocgc(300) for _ in range(1000)]  # 40 spans of garbage, written once
+    for x in xs:
+        rt.process.write(x, b"\x55" * 300)
+    big = rt.mallocgc(100_000)  # a large garbage object, its pages written too
+    rt.process.write(big, b"\x66" * 100_000)
+    before = rt.process.mm.accesses()
+    rec = rt.GC()  # nothing is reachable: marking reads no object, sweeping must not either
+    after = rt.process.mm.accesses()
+    pages = {x >> 12 for x in xs} | {(big + i) >> 12 for i in range(0, 100_000, 4096)}
+    assert {p: after.get(p) for p in pages} == {p: before.get(p) for p in pages}
+    assert rec.spans_swept >= 41 and rt.read_mem_stats().HeapAlloc == 0
+
+
+def test_large_objects_live_and_die_by_their_one_mark_bit() -> None:
+    out: dict = {}
+    prog = Program()
+    prog.struct("Big", Data="[50000]byte")
+
+    @prog.func(locals={"a": "*Big", "b": "*Big"})
+    def main(g, f):
+        f.a = g.new("Big")
+        f.b = g.new("Big")
+        f.b = None
+        g.gc()
+        out["ms"] = g.rt.read_mem_stats()
+
+    prog.run(check=True)
+    # One 50,000-byte object survives: ceil(50000 / 8192) = 7 pages = 57,344 bytes.
+    assert out["ms"].HeapAlloc - 448 == 57_344
+    assert out["ms"].HeapObjects == 2  # the big object and main's g record
+
+
+@pytest.mark.parametrize(
+    ("ns", "text"),
+    [
+        (0, "0"),
+        (999, "0"),
+        (1000, "0.001"),
+        (12_345, "0.012"),
+        (123_456, "0.12"),
+        (1_234_567, "1.2"),
+        (9_999_999, "9.9"),
+        (10_000_000, "10"),
+        (123_456_789, "123"),
+    ],
+)
+def test_fmt_ns_as_ms_truncates_like_go(ns: int, text: str) -> None:
+    # fmtNSAsMS: >= 10 ms as whole ms; else microseconds cut to at most 2 digits after
+    # dropping decimals (x >= 100 -> x /= 10, one decimal fewer), printed by itoaDiv.
+    assert fmt_ns_as_ms(ns) == text
+
+
+def test_itoa_div_places_the_point() -> None:
+    assert (itoa_div(5, 3), itoa_div(1234, 3), itoa_div(7, 0)) == ("0.005", "1.234", "7")
+
+
+def test_gctrace_line_has_gos_layout() -> None:
+    rt = Runtime(gomaxprocs=2)
+    rt.gc.gctrace = True
+    rt.mallocgc(100)
+    rt.GC()
+    (line,) = rt.gc.trace
+    import re
+
+    pattern = (
+        r"gc 1 @\d+\.\d{3}s \d+%: [\d.]+\+[\d.]+\+[\d.]+ ms clock, "
+        r"[\d.]+\+[\d.]+/[\d.]+/[\d.]+\+[\d.]+ ms cpu, \d+->\d+->\d+ MB, \d+ MB goal, "
+        r"\d+ MB stacks, \d+ MB globals, 2 P \(forced\)"
+    )
+    assert re.fullmatch(pattern, line), line
