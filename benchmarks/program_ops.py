@@ -8,7 +8,9 @@ operation is one API call, as issue 5 defines it: g.new, g.store and the
 frame-slot reads and writes (f.p, f.q = ...), five per iteration here
 besides the new and the store. Switch points (the operations that go
 through the scheduler: new and store) are printed too. Best of 5
-(timings on this machine vary by 10-20% run to run).
+(timings on this machine vary by 10-20% run to run). GOGC is off so the
+figure is the API's own; the last row has the collector on (its
+stop-the-world cycles mark the ever-growing lists).
 Also printed: the same work on one P (no switches)
 and with the precise-roots check on (debug=True).
 Target (issue 5): >= 250,000 ops/s for the four-goroutine run.
@@ -48,14 +50,16 @@ def build(n: int) -> Program:
     return prog
 
 
-def measure(n: int, gomaxprocs: int, debug: bool) -> tuple[float, float, int, int]:
+def measure(
+    n: int, gomaxprocs: int, debug: bool, gogc: int = -1
+) -> tuple[float, float, int, int]:
     """Best (operations/s, switch points/s) of 5 runs, and the two counts."""
     best = (0.0, 0.0)
     ops = steps = 0
     for _ in range(5):
         prog = build(n)
         t0 = time.perf_counter()
-        r = prog.run(gomaxprocs=gomaxprocs, debug=debug)
+        r = prog.run(gomaxprocs=gomaxprocs, debug=debug, gogc=gogc)
         dt = time.perf_counter() - t0
         ops, steps = r.operations, r.steps
         best = max(best, (ops / dt, steps / dt))
@@ -71,6 +75,7 @@ def main() -> None:
         "4 goroutines, 4 Ps": measure(args.per_goroutine, 4, False),
         "4 goroutines, 1 P": measure(args.per_goroutine, 1, False),
         "4 goroutines, 4 Ps, debug": measure(args.per_goroutine, 4, True),
+        "4 goroutines, 4 Ps, GOGC=100": measure(args.per_goroutine, 4, False, 100),
     }
     if args.json:
         out = {
