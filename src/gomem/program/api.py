@@ -468,8 +468,11 @@ class Goroutine:
             x = mallocgc(rt, size, mtyp, True, p.mcache)
         else:
             x = mallocgc(rt, size, mtyp, True, rt.mcaches[0])
-        if rt.gc_controller.heap_live >= rt.gc.trigger:
-            rt.gc.run_cycle(forced=False)  # the heap trigger (gcTrigger{kind: gcTriggerHeap})
+        gc = rt.gc
+        if gc.phase:
+            gc.allocated(x)  # allocate black during mark
+        elif rt.gc_controller.heap_live >= gc.trigger:
+            gc.start(forced=False)  # the heap trigger (gcTrigger{kind: gcTriggerHeap})
         return Ptr(x, to)
 
     def make(self, slice_type: str, n: int, cap: int | None = None) -> Slice:
@@ -485,8 +488,11 @@ class Goroutine:
         self._op(self._alloc_cost(size, elem))
         p = self.gp.p.id if self.gp.p else 0
         x = self.rt.mallocgc(size, elem if elem.ptr_bytes else None, p=p)
-        if self.rt.gc_controller.heap_live >= self.rt.gc.trigger:
-            self.rt.gc.run_cycle(forced=False)
+        gc = self.rt.gc
+        if gc.phase:
+            gc.allocated(x)
+        elif self.rt.gc_controller.heap_live >= gc.trigger:
+            gc.start(forced=False)
         return Slice(Ptr(x, elem) if size else None, n, cap, elem, elem_expr)
 
     def load(self, obj: Any, field: str | int | None = None) -> Any:
@@ -616,9 +622,9 @@ class Goroutine:
         return self.program._spawn(self.rt, func, args, creator=self.gp, debug=self.debug).goid
 
     def gc(self) -> None:
-        """runtime.GC(): a full collection, sweep included (this goroutine waits for it)."""
+        """runtime.GC(): a full collection, sweep included; this goroutine waits for it."""
         self._op(0)
-        self.rt.GC()
+        self.rt.gc.gc(self.gp)
 
     def work(self, ns: int) -> None:
         """Compute for ns of simulated time without touching memory."""
@@ -659,7 +665,7 @@ class RunResult:
     memstats: MemStats
     steps: int  # switch points: operations that went through the scheduler
     operations: int  # API operations: the steps plus frame-slot reads and writes
-    goroutines: int  # goroutines created, main included
+    goroutines: int  # the program's goroutines, main included (not the GC's workers)
     digest: str  # schedule digest: equal digests, equal interleavings
     now_ns: int  # simulated time at the end
     pauses: tuple[Pause, ...]
@@ -795,7 +801,7 @@ class Program:
             memstats=stats,
             steps=rt.sched.steps,
             operations=rt.sched.steps + rt.local_ops,
-            goroutines=rt.sched.goid_gen,
+            goroutines=rt.goroutines_created,
             digest=rt.sched.digest(),
             now_ns=rt.sched.now,
             pauses=tuple(rt.sched.pauses),

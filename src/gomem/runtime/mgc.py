@@ -15,12 +15,16 @@ runtime.GC() runs a whole cycle and then finishes the sweep before it
 returns, so afterwards HeapAlloc is exactly the bytes of the marked
 blocks (nothing was allocated since mark termination).
 
-This first step of the collector marks with the world stopped for the
-whole mark phase, as GODEBUG=gcstoptheworld=1 makes Go do; the
-concurrent mark with its workers, write barriers and assists builds on
-the same Marker. Pause lengths and mark time come from the cost table:
-stw_base per stop, scan_word per word scanned and mark_object per
-object marked.
+Marking is concurrent: after the stop-the-world sweep termination a mark
+worker (a system goroutine the scheduler runs beside the mutators) does
+one unit of work per scheduled step -- a root job (the globals, the g
+records, or one goroutine's stack), one grey object, or a write-barrier
+buffer flush -- while the mutators run with the write barrier on and
+their new objects allocated black. When the work is gone, the worker
+runs mark termination. With stop_the_world_mark (GODEBUG=gcstoptheworld=1),
+or runtime.GC() outside a running program, the mark runs with the world
+stopped instead. Pause lengths and mark time come from the cost table:
+stw_base per stop, scan_word per word scanned, mark_object per object.
 
 The gctrace line is Go's, field for field:
 `gc N @T.TTTs U%: a+b+c ms clock, d+e/f/g+h ms cpu, X->Y->Z MB,
@@ -30,13 +34,16 @@ truncating number formatting (fmtNSAsMS, itoaDiv, >>20 for MB).
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from gomem.runtime.mgcmark import Marker
+from gomem.runtime.mbarrier import WriteBarrier
+from gomem.runtime.mgcmark import Marker, gcmarknewobject
 from gomem.runtime.mgcsweep import sweep_span
 from gomem.runtime.mheap import PAGE_SIZE, SpanState
+from gomem.runtime.proc import G, GStatus, P
 
 if TYPE_CHECKING:
     from gomem.runtime.runtime import Runtime
@@ -128,6 +135,18 @@ class Collector:
         self.trace: list[str] = []  # gctrace lines, when enabled
         self.gctrace = False
         self.trigger = self.heap_trigger()  # heap_live at which allocation starts a cycle
+        self.barrier = WriteBarrier("go")
+        self.stop_the_world_mark = False  # GODEBUG=gcstoptheworld=1: mark with the world stopped
+        self.marker: Marker | None = None  # this cycle's mark state while phase == MARK
+        self.root_jobs: deque[object] = deque()  # "globals", "gs", or a G whose stack to scan
+        self.waiters: list[G] = []  # goroutines parked in runtime.GC() until the cycle ends
+        self._cycle: dict[str, int | bool] = {}  # this cycle's times and sizes so far
+        self.worker_ps: list[P] = []  # the P of each mark worker (clocks only)
+
+    def cpu_fraction(self) -> float:
+        """GCCPUFraction: collector CPU time over all Ps' time since the start."""
+        total = self.rt.sched.now * len(self.rt.ps)
+        return self.gc_cpu_ns / total if total else 0.0
 
     def set_gc_percent(self, percent: int) -> None:
         """GOGC / debug.SetGCPercent: a negative value turns the collector off."""
@@ -164,38 +183,148 @@ class Collector:
                     spans += 1
         return spans, pages
 
-    def run_cycle(self, *, forced: bool) -> CycleRecord:
-        """A whole cycle, marking with the world stopped, then a full sweep."""
+    # -- the phases ------------------------------------------------------------
+
+    def _sweep_termination(self, forced: bool) -> None:
+        """gcStart up to the mark phase: finish sweeping, flush the mcaches (STW),
+        enable the write barrier."""
         rt = self.rt
-        sched, costs, heap = rt.sched, rt.costs, rt.heap
-        procs = len(rt.ps)
-        # Sweep termination (STW): finish the previous cycle's sweep, flush the mcaches.
+        sched = rt.sched
         self.finish_sweep()
         rt.flush_mcaches()
         heap0 = rt.gc_controller.heap_live
         t0 = sched.now
-        sched.stop_the_world("GC sweep termination", costs.stw_base)
-        t_mark = sched.now
+        sched.stop_the_world("GC sweep termination", rt.costs.stw_base)
+        self.marker = Marker(rt)
         self.phase = GCPhase.MARK
-        marker = Marker(rt)
-        marker.mark_roots()
-        stack_bytes = sum(g.stack.hi - g.sched_sp for g in sched.allgs if g.frames)
-        global_bytes = sum(t.size for _, _, t in rt.globals)
+        rt.write_barrier_enabled = True
+        for g in sched.allgs:
+            g.stack_scanned = False
+        self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
+
+    def _scanstack(self, g: G) -> None:
+        """scanstack: grey what g's frames point to; its stack is black from now on."""
+        marker = self.marker
+        assert marker is not None
+        if g.status == GStatus.DEAD or g.stack_scanned:
+            return
+        marker.scan_words(self.rt.stack_roots(g))
+        g.stack_scanned = True
+        if not g.system and g is not self.rt.sched.current:
+            self.rt.shrink_stack(g)  # a mostly unused stack is halved when scanned
+
+    def _scan_root_job(self, job: object) -> None:
+        marker = self.marker
+        assert marker is not None
+        if job == "globals":
+            roots = self.rt.global_roots()
+            marker.stats.roots += len(roots)
+            marker.scan_words(roots)
+        elif job == "gs":
+            for g in self.rt.sched.allgs:  # allgs keeps every g record alive
+                if g.addr:
+                    marker.shade(g.addr)
+        elif isinstance(job, G):
+            self._scanstack(job)
+
+    def run_cycle(self, *, forced: bool) -> CycleRecord:
+        """A whole cycle with the world stopped while marking (gcstoptheworld=1)."""
+        rt = self.rt
+        self._sweep_termination(forced)
+        marker = self.marker
+        assert marker is not None
+        for job in ["globals", "gs", *rt.sched.allgs]:
+            self._scan_root_job(job)
         marker.drain()
-        for g in list(sched.allgs):
-            if g.frames:
-                rt.shrink_stack(g)  # scanstack shrinks a stack it finds mostly unused
         st = marker.stats
-        mark_ns = st.words_scanned * costs.scan_word + st.objects_marked * costs.mark_object
-        # The world stays stopped while marking (gcstoptheworld): the time passes on every P.
-        t_mark_term = t_mark + mark_ns
-        for p in rt.ps:
+        mark_ns = st.words_scanned * rt.costs.scan_word + st.objects_marked * rt.costs.mark_object
+        t_mark_term = int(self._cycle["t_mark"]) + mark_ns
+        for p in rt.ps:  # the world stays stopped while marking: the time passes on every P
             p.clock_ns = max(p.clock_ns, t_mark_term)
+        return self._mark_termination(mark_ns)
+
+    def start(self, *, forced: bool) -> None:
+        """gcStart, concurrent: STW sweep termination, then mark workers run beside the
+        mutators until the work runs out; the last one runs mark termination."""
+        if self.phase != GCPhase.OFF:
+            return
+        if self.stop_the_world_mark:
+            self.run_cycle(forced=forced)
+            return
+        rt = self.rt
+        self._sweep_termination(forced)
+        gs = [g for g in rt.sched.allgs if g.status != GStatus.DEAD and not g.system]
+        self.root_jobs = deque(["globals", "gs"])
+        if self.barrier.mode == "yuasa":
+            for g in gs:  # snapshot at the beginning: every stack, with the world stopped
+                self._scanstack(g)
+        else:
+            self.root_jobs.extend(gs)  # one goroutine's stack at a time
+        self._mark_ns = 0
+        if not self.worker_ps:
+            self.worker_ps.append(P(1000, rt.mcaches[0]))
+        rt.new_worker("gcBgMarkWorker", self._worker, self.worker_ps[0])
+
+    def _worker(self, gp: G) -> None:
+        """gcBgMarkWorker: one unit of mark work per scheduled operation."""
+        sched = self.rt.sched
+        while True:
+            sched.switch_point(gp)
+            if not self._mark_step(gp):
+                break
+        self._mark_termination(self._mark_ns)
+
+    def _mark_step(self, gp: G) -> bool:
+        """One unit of mark work: a root job, one grey object, or a barrier flush."""
+        marker = self.marker
+        assert marker is not None
+        st = marker.stats
+        words, objs = st.words_scanned, st.objects_marked
+        if self.root_jobs:
+            self._scan_root_job(self.root_jobs.popleft())
+        elif marker.grey:
+            marker.scanobject(marker.grey.pop())
+        elif self.barrier.pending():
+            self.barrier.flush_all(marker)
+        else:
+            return False
+        costs = self.rt.costs
+        ns = (st.words_scanned - words) * costs.scan_word
+        ns += (st.objects_marked - objs) * costs.mark_object
+        self._mark_ns += ns
+        if gp.p is not None:
+            gp.p.clock_ns += ns
+        return True
+
+    def allocated(self, x: int) -> None:
+        """An object allocated during mark is black (gcmarknewobject)."""
+        if self.phase == GCPhase.MARK and self.marker is not None:
+            s = self.rt.heap.span_of(x)
+            if s is not None:
+                gcmarknewobject(self.marker, s, x)
+
+    def _mark_termination(self, mark_ns: int) -> CycleRecord:
+        """gcMarkDone + gcMarkTermination (STW), then the sweep."""
+        rt = self.rt
+        sched, costs, heap = rt.sched, rt.costs, rt.heap
+        marker = self.marker
+        assert marker is not None
+        procs = len(rt.ps)
+        t_mark_term = sched.now
         heap1 = rt.gc_controller.heap_live
         self.phase = GCPhase.MARK_TERMINATION
         sched.stop_the_world("GC mark termination", costs.stw_base)
+        if self.barrier.mode == "dijkstra":
+            for g in sched.allgs:  # insertion barrier: rescan every stack, world stopped
+                if g.status != GStatus.DEAD and not g.system:
+                    g.stack_scanned = False
+                    self._scanstack(g)
+        self.barrier.flush_all(marker)
+        marker.drain()  # with the world stopped, whatever the rescan and flush found
+        st = marker.stats
         t_end = sched.now
         self.phase = GCPhase.OFF
+        rt.write_barrier_enabled = False
         heap.sweepgen += 2  # every span now needs sweeping
         goal = self.heap_goal()
         self.heap_marked = st.bytes_marked
@@ -203,34 +332,54 @@ class Collector:
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
         spans, pages = self.finish_sweep()
         for c in rt.mcaches:
-            rt.stackalloc.cache_release_all(c)  # stackcache_clear at mark termination
+            rt.stackalloc.cache_release_all(c)  # stackcache_clear
         rt.next_gc = self.heap_goal()
         self.trigger = self.heap_trigger()
-        self.gc_cpu_ns += procs * (t_end - t0)
+        t0 = int(self._cycle["t0"])
+        self.gc_cpu_ns += procs * (int(self._cycle["t_mark"]) - t0) + mark_ns
+        self.gc_cpu_ns += procs * (t_end - t_mark_term)
         record = CycleRecord(
             n=len(self.cycles) + 1,
             t_sweep_term=t0,
-            t_mark=t_mark,
+            t_mark=int(self._cycle["t_mark"]),
             t_mark_term=t_mark_term,
             t_end=t_end,
-            heap0=heap0,
+            heap0=int(self._cycle["heap0"]),
             heap1=heap1,
             heap2=st.bytes_marked,
             goal=goal,
-            stacks=stack_bytes,
-            globals=global_bytes,
+            stacks=sum(g.stack.hi - g.sched_sp for g in sched.allgs if g.frames),
+            globals=sum(t.size for _, _, t in rt.globals),
             procs=procs,
-            forced=forced,
+            forced=bool(self._cycle["forced"]),
             objects_marked=st.objects_marked,
             words_scanned=st.words_scanned,
             spans_swept=spans,
             pages_freed=pages,
         )
         self.cycles.append(record)
+        self.marker = None
         if self.gctrace:
             total = max(sched.now * procs, 1)
             self.trace.append(gctrace_line(record, self.gc_cpu_ns / total, 0, mark_ns))
+        waiters, self.waiters = self.waiters, []
+        for g in waiters:
+            sched.ready(g)
         return record
+
+    def gc(self, g: G | None) -> None:
+        """runtime.GC: a full cycle; the calling goroutine g waits for it (None: run it now)."""
+        if g is None or self.stop_the_world_mark:
+            if self.phase == GCPhase.OFF:
+                self.run_cycle(forced=True)
+            return
+        sched = self.rt.sched
+        while self.phase != GCPhase.OFF:  # a cycle is running: wait for its end first
+            self.waiters.append(g)
+            sched.park(g)
+        self.start(forced=True)
+        self.waiters.append(g)
+        sched.park(g)
 
     def marked_bytes_of_live_spans(self) -> int:
         """Bytes of allocated blocks in in-use heap spans (after a full sweep: the marked ones)."""

@@ -121,7 +121,13 @@ class Marker:
             scan(grey.pop())
 
 
-def gcmarknewobject(rt: Runtime, s: MSpan, x: int) -> None:
-    """gcmarknewobject: an object allocated during mark is black from birth."""
+def gcmarknewobject(marker: Marker, s: MSpan, x: int) -> None:
+    """gcmarknewobject: an object allocated during mark is black from birth, and its
+    bytes count as marked."""
     idx = s.object_index(x)
-    s.gcmark_bits |= 1 << idx
+    bit = 1 << idx
+    if not s.gcmark_bits & bit:
+        s.gcmark_bits |= bit
+        marker.stats.bytes_marked += s.elemsize
+        ha = marker.heap.arenas[arena_index(s.start_addr)]
+        ha.page_marks |= 1 << ((s.start_addr >> PAGE_SHIFT) % PAGES_PER_ARENA)

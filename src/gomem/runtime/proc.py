@@ -112,6 +112,8 @@ class G:
     result: Any = None  # what its body returned
     fault_mark: int = 0  # the process's minor-fault count when it last resumed
     addr: int = 0  # the g record in the heap (malg's new(g)); kept when the G is reused
+    stack_scanned: bool = False  # this cycle's mark has scanned its stack (black stack)
+    system: bool = False  # a runtime goroutine (a GC mark worker), not the program's
 
     @property
     def stack_used(self) -> int:
@@ -239,13 +241,20 @@ class Sched:
         self.main = greenlet.getcurrent()  # the scheduler's own greenlet
         self.current: G | None = None  # the goroutine performing the current operation
         self._running: list[G] | None = None  # running(), cached until a P changes hands
+        # System goroutines that run beside the Ps' goroutines (the GC's mark workers),
+        # each with a P of its own for its clock (not one of GOMAXPROCS's Ps).
+        self.workers: list[G] = []
 
     # -- time ----------------------------------------------------------------
 
     @property
     def now(self) -> int:
         """The process's simulated time: the latest P clock, in ns."""
-        return max(p.clock_ns for p in self.ps)
+        t = max(p.clock_ns for p in self.ps)
+        for w in self.workers:
+            if w.p is not None and w.p.clock_ns > t:
+                t = w.p.clock_ns
+        return t
 
     def digest(self) -> str:
         """SHA-256 of the goid of every step (8-byte little-endian each), first 16 hex digits."""
@@ -260,6 +269,9 @@ class Sched:
         start = self.now
         for p in self.ps:
             p.clock_ns = start + pause_ns
+        for w in self.workers:
+            if w.p is not None:
+                w.p.clock_ns = start + pause_ns
         pause = Pause(reason, start, pause_ns)
         self.pauses.append(pause)
         return pause
@@ -288,8 +300,44 @@ class Sched:
         g.slice_start_ns = p.clock_ns
 
     def running(self) -> list[G]:
-        """The goroutines on Ps, sorted by goid."""
-        return sorted((p.g for p in self.ps if p.g is not None), key=lambda g: g.goid)
+        """The goroutines on Ps and the workers beside them, sorted by goid."""
+        gs = [p.g for p in self.ps if p.g is not None]
+        gs.extend(self.workers)
+        return sorted(gs, key=lambda g: g.goid)
+
+    def add_worker(self, g: G, p: P) -> None:
+        """Run g beside the Ps' goroutines, on its own P p (a GC mark worker)."""
+        p.clock_ns = max(p.clock_ns, self.now)
+        g.p = p
+        p.g = g
+        g.status = GStatus.RUNNING
+        self.workers.append(g)
+        self._running = None
+
+    def park(self, g: G) -> None:
+        """gopark: g stops being runnable; returns once ready(g) and the policy picks it."""
+        p = g.p
+        g.status = GStatus.WAITING
+        g.p = None
+        self._running = None
+        if p is not None and p.g is g:
+            p.g = None
+            if self.runq:
+                self._put_on(self.runq.popleft(), p)
+        nxt = self.pick()
+        if nxt is None:
+            raise RuntimeThrow(f"park: goroutine {g.goid} parked and nothing can run (deadlock)")
+        self.current = nxt
+        nxt.glet.switch()
+        self.current = g
+        if self.mm is not None:
+            g.fault_mark = self.mm.minor_faults
+
+    def ready(self, g: G) -> None:
+        """goready: a parked goroutine becomes runnable again."""
+        if g.status != GStatus.WAITING:
+            raise RuntimeThrow(f"ready: goroutine {g.goid} is not waiting")
+        self.make_runnable(g)
 
     def _preempt_expired(self) -> None:
         """sysmon: a goroutine past its time slice yields its P to the run queue."""
@@ -334,6 +382,9 @@ class Sched:
         self._running = None
         g.status = GStatus.DEAD
         g.p = None
+        if g in self.workers:
+            self.workers.remove(g)
+            return
         if p is not None:
             p.g = None
             if self.runq:
@@ -401,9 +452,8 @@ class Sched:
                 g.fault_mark = self.mm.minor_faults
             g.glet.switch()
             # Back here only when a goroutine's body returned (or raised).
-            for p in self.ps:
-                done = p.g
-                if done is not None and done.glet is not None and done.glet.dead:
+            for done in [p.g for p in self.ps if p.g is not None] + list(self.workers):
+                if done.glet is not None and done.glet.dead:
                     self.exit_g(done)
                     on_exit(done)
 

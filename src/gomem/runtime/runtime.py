@@ -115,6 +115,7 @@ class Runtime:
         self.barrier_stores = 0  # pointer stores that ran the write barrier
         self.pointer_stores = 0  # pointer stores into heap objects and globals
         self.stack_copies = 0  # copystack calls (growth and shrinking)
+        self.goroutines_created = 0  # `go` statements and main (system goroutines excluded)
         self.gc = Collector(self)
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
         image = self.process.image
@@ -180,10 +181,14 @@ class Runtime:
         if g is None:
             # malg: the g record is a heap object (class 448), then its stack.
             addr = mallocgc(self, SIZEOF_G, G_RECORD, True, p.mcache)
+            self.gc.allocated(addr)
             stk = self.stackalloc.alloc(FIXED_STACK, p.mcache)
             g = G(0, name, stk, stk.lo + STACK_GUARD, stk.hi, addr=addr)
         g.goid = self.sched.new_goid()
         g.name = name
+        g.system = False
+        self.goroutines_created += 1
+        g.stack_scanned = self.gc.phase != 0  # a goroutine born during mark has a black stack
         g.sched_sp = g.stack.hi
         g.frames = []
         g.ops = 0
@@ -251,7 +256,7 @@ class Runtime:
         return out
 
     def GC(self) -> CycleRecord:  # noqa: N802 - Go's name, runtime.GC
-        """runtime.GC: a full cycle, sweep included; returns its record."""
+        """runtime.GC outside a running program: a whole stop-the-world cycle."""
         return self.gc.run_cycle(forced=True)
 
     def stop_the_world(self, reason: str, extra_ns: int = 0) -> Pause:
@@ -262,8 +267,31 @@ class Runtime:
         """A compiled pointer store into the heap or a global: barrier, then the store."""
         self.pointer_stores += 1
         if self.write_barrier_enabled:
-            self.barrier_stores += 1  # the collector replaces this with its barrier
+            self.barrier_stores += 1
+            marker = self.gc.marker
+            if marker is not None:
+                old = self.process.load64(slot)
+                self.gc.barrier.on_store(marker, self.sched.current, old, value)
         self.process.store64(slot, value)
+
+    def new_worker(self, name: str, body: Callable[[G], Any], p: P) -> G:
+        """A system goroutine (a GC mark worker) run beside the Ps on its own P."""
+        c = self.ps[0].mcache
+        free = self.ps[0].gfree
+        if free:  # gfget: a dead G (last cycle's worker, say) and its stack
+            g = free.pop()
+            g.goid, g.name, g.sched_sp, g.frames = self.sched.new_goid(), name, g.stack.hi, []
+        else:
+            addr = mallocgc(self, SIZEOF_G, G_RECORD, True, c)
+            self.gc.allocated(addr)
+            stk = self.stackalloc.alloc(FIXED_STACK, c)
+            g = G(self.sched.new_goid(), name, stk, stk.lo + STACK_GUARD, stk.hi, addr=addr)
+            self.sched.allgs.append(g)
+        g.system = True
+        g.stack_scanned = True  # it holds no heap pointers on its stack
+        self.sched.start(g, lambda: body(g))
+        self.sched.add_worker(g, p)
+        return g
 
     # -- explicit free -------------------------------------------------------
 
