@@ -158,3 +158,15 @@ def test_gctrace_lines_go_to_stderr_and_gogc_off_disables_collection(gomem) -> N
 
 def test_bad_gogc_is_one_line(gomem) -> None:
     gomem("run", "node", "--gogc", "lots").assert_one_line_error()
+
+
+def test_gc_demo_shows_the_lost_object_without_a_barrier(gomem) -> None:
+    r = gomem("gc", "demo", "--barrier", "none")
+    assert r.code == 0, r.err
+    assert "LOST OBJECT" in r.out and "was freed" in r.out
+    ok = gomem("gc", "demo", "--barrier", "go", "--json")
+    data = json.loads(ok.out)
+    assert data["lost"] == "" and data["after_sweep"]["Z"] != "free"
+    # After x.P = z and y.P = nil the buffered barrier has Z in its buffer: grey.
+    colours = [row["colours"]["Z"] for row in data["steps"] if row.get("colours")]
+    assert "grey" in colours and colours[0] == "white"

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gomem.runtime.malloc import mallocgc
+from gomem.runtime.mbarrier import WriteBarrier
 from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mstats import MemStats
 from gomem.runtime.proc import G, Pause, make_policy
@@ -767,15 +768,19 @@ class Program:
         runtime: Runtime | None = None,
         gogc: int = 100,
         gctrace: bool = False,
+        barrier: str = "go",
     ) -> RunResult:
         """Run main (and every goroutine it starts) to completion on a fresh runtime.
 
         gogc is GOGC (negative: off); gctrace collects GODEBUG=gctrace=1 lines in
-        RunResult.gctrace.
+        RunResult.gctrace; barrier picks the write barrier (mbarrier.BARRIERS);
+        check also walks the heap after each cycle for reachable freed objects.
         """
         rt = runtime or Runtime(gomaxprocs=gomaxprocs, policy=make_policy(policy, seed, script))
         rt.gc.set_gc_percent(gogc)
         rt.gc.gctrace = gctrace
+        rt.gc.barrier = WriteBarrier(barrier)
+        rt.gc.check_after_cycle = check
         table: dict[str, tuple[int, Type, str]] = {}
         for name, expr in self.global_exprs.items():
             t = self.type(expr)

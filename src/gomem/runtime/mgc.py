@@ -40,9 +40,11 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from gomem.runtime.mbarrier import WriteBarrier
+from gomem.runtime.mbitmap import type_pointers_of
+from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mgcmark import Marker, gcmarknewobject
 from gomem.runtime.mgcsweep import sweep_span
-from gomem.runtime.mheap import PAGE_SIZE, SpanState
+from gomem.runtime.mheap import PAGE_SIZE, SpanState, arena_index
 from gomem.runtime.proc import G, GStatus, P
 
 if TYPE_CHECKING:
@@ -122,6 +124,11 @@ def gctrace_line(r: CycleRecord, cpu_fraction: float, assist_ns: int, mark_ns: i
     return line + (" (forced)" if r.forced else "")
 
 
+def arena_index_known(heap: object, p: int) -> bool:
+    """Is p inside one of the heap's arenas (not a stack, global or text address)?"""
+    return arena_index(p) in heap.arenas  # type: ignore[attr-defined]
+
+
 class Collector:
     """The collector of one runtime: phase, cycle count, records."""
 
@@ -142,6 +149,8 @@ class Collector:
         self.waiters: list[G] = []  # goroutines parked in runtime.GC() until the cycle ends
         self._cycle: dict[str, int | bool] = {}  # this cycle's times and sizes so far
         self.worker_ps: list[P] = []  # the P of each mark worker (clocks only)
+        self.check_after_cycle = False  # --check: walk the heap after each cycle
+        self.last_work = ""  # what the mark worker's last step did (for demos)
 
     def cpu_fraction(self) -> float:
         """GCCPUFraction: collector CPU time over all Ps' time since the start."""
@@ -281,12 +290,20 @@ class Collector:
         st = marker.stats
         words, objs = st.words_scanned, st.objects_marked
         if self.root_jobs:
-            self._scan_root_job(self.root_jobs.popleft())
+            job = self.root_jobs.popleft()
+            self._scan_root_job(job)
+            self.last_work = "root: " + (
+                f"stack of goroutine {job.goid} ({job.name})" if isinstance(job, G) else str(job)
+            )
         elif marker.grey:
-            marker.scanobject(marker.grey.pop())
+            obj = marker.grey.pop()
+            marker.scanobject(obj)
+            self.last_work = f"scan object {obj:#x}"
         elif self.barrier.pending():
             self.barrier.flush_all(marker)
+            self.last_work = "flush write-barrier buffers"
         else:
+            self.last_work = "no work left: mark termination, sweep"
             return False
         costs = self.rt.costs
         ns = (st.words_scanned - words) * costs.scan_word
@@ -362,6 +379,10 @@ class Collector:
         if self.gctrace:
             total = max(sched.now * procs, 1)
             self.trace.append(gctrace_line(record, self.gc_cpu_ns / total, 0, mark_ns))
+        if self.check_after_cycle:
+            problems = self.check_reachable()
+            if problems:
+                raise RuntimeThrow("GC lost reachable objects: " + "; ".join(problems[:3]))
         waiters, self.waiters = self.waiters, []
         for g in waiters:
             sched.ready(g)
@@ -380,6 +401,66 @@ class Collector:
         self.start(forced=True)
         self.waiters.append(g)
         sched.park(g)
+
+    def colour(self, addr: int) -> str:
+        """The tri-colour of the object at addr: white, grey, black -- or free."""
+        heap = self.rt.heap
+        s = heap.span_of(addr)
+        if s is None or s.state != SpanState.IN_USE:
+            return "free"
+        idx = s.object_index(addr)
+        if not s.is_allocated(idx):
+            return "free"
+        if not s.gcmark_bits >> idx & 1:
+            return "white"
+        base = s.start_addr + idx * s.elemsize
+        marker = self.marker
+        if marker is not None and (base in marker.grey or base in self.barrier.buffered()):
+            return "grey"
+        return "black"
+
+    def check_reachable(self) -> list[str]:
+        """Walk the heap from every root; report each reachable object that is freed.
+
+        A pointer is followed when it points into a heap arena; it must land in an
+        allocated slot of an in-use span. Returns one line per violation (empty: OK).
+        """
+        rt = self.rt
+        heap = rt.heap
+        load64 = rt.process.load64
+        problems: list[str] = []
+        seen: set[int] = set()
+        work: list[tuple[int, str]] = [(a, f"global word {a:#x}") for a in rt.global_roots()]
+        for g in rt.sched.allgs:
+            if g.status == GStatus.DEAD:
+                continue
+            if g.addr:
+                work.append((g.addr, f"g record of goroutine {g.goid}"))
+            work.extend((a, f"stack of goroutine {g.goid} ({g.name})") for a in rt.stack_roots(g))
+        while work:
+            item, where = work.pop()
+            p = item if where.startswith("g record") else load64(item)
+            if not p or arena_index_known(heap, p) is False:
+                continue
+            s = heap.span_of(p)
+            if s is not None and s.state == SpanState.MANUAL:
+                continue  # a pointer into a goroutine stack
+            if s is None or s.state != SpanState.IN_USE or not s.start_addr <= p < s.limit:
+                problems.append(f"{p:#x}, reachable from {where}, is in no allocated object")
+                continue
+            idx = s.object_index(p)
+            base = s.start_addr + idx * s.elemsize
+            if not s.is_allocated(idx) or s.freed >> idx & 1:
+                problems.append(
+                    f"object {base:#x} ({s.elemsize} B), reachable from {where}, was freed"
+                )
+                continue
+            if base in seen:
+                continue
+            seen.add(base)
+            for w in type_pointers_of(rt.process, s, base, rt.type_at):
+                work.append((w, f"object {base:#x}"))
+        return problems
 
     def marked_bytes_of_live_spans(self) -> int:
         """Bytes of allocated blocks in in-use heap spans (after a full sweep: the marked ones)."""

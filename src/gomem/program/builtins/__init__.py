@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-NAMES = ("node",)
+NAMES = ("node", "race")
 
 
 def path(name: str) -> Path | None:
