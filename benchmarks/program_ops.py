@@ -50,9 +50,7 @@ def build(n: int) -> Program:
     return prog
 
 
-def measure(
-    n: int, gomaxprocs: int, debug: bool, gogc: int = -1
-) -> tuple[float, float, int, int]:
+def measure(n: int, gomaxprocs: int, debug: bool, gogc: int = -1) -> tuple[float, float, int, int]:
     """Best (operations/s, switch points/s) of 5 runs, and the two counts."""
     best = (0.0, 0.0)
     ops = steps = 0
