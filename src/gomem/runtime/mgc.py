@@ -151,6 +151,7 @@ class Collector:
         self.worker_ps: list[P] = []  # the P of each mark worker (clocks only)
         self.check_after_cycle = False  # --check: walk the heap after each cycle
         self.last_work = ""  # what the mark worker's last step did (for demos)
+        self._unreachable_at_start: set[int] = set()  # --check: blocks to stay white
 
     def cpu_fraction(self) -> float:
         """GCCPUFraction: collector CPU time over all Ps' time since the start."""
@@ -210,6 +211,9 @@ class Collector:
         for g in sched.allgs:
             g.stack_scanned = False
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
+        if self.check_after_cycle:
+            # Blocks no root reaches now can never be reached again: they must stay white.
+            self._unreachable_at_start = self.allocated_blocks() - self._walk()[1]
 
     def _scanstack(self, g: G) -> None:
         """scanstack: grey what g's frames point to; its stack is black from now on."""
@@ -338,6 +342,12 @@ class Collector:
                     self._scanstack(g)
         self.barrier.flush_all(marker)
         marker.drain()  # with the world stopped, whatever the rescan and flush found
+        if self.check_after_cycle:
+            marked = [b for b in self._unreachable_at_start if self.colour(b) != "white"]
+            if marked:
+                raise RuntimeThrow(
+                    f"GC marked {len(marked)} blocks unreachable at mark start, e.g. {marked[0]:#x}"
+                )
         st = marker.stats
         t_end = sched.now
         self.phase = GCPhase.OFF
@@ -425,6 +435,24 @@ class Collector:
         A pointer is followed when it points into a heap arena; it must land in an
         allocated slot of an in-use span. Returns one line per violation (empty: OK).
         """
+        return self._walk()[0]
+
+    def allocated_blocks(self) -> set[int]:
+        """The base of every allocated block (slot) of every in-use heap span."""
+        out: set[int] = set()
+        for s in self.rt.heap.spans():
+            if s.state != SpanState.IN_USE:
+                continue
+            bits, i = s.allocated_slots() & ~s.freed, 0
+            while bits:
+                if bits & 1:
+                    out.add(s.start_addr + i * s.elemsize)
+                bits >>= 1
+                i += 1
+        return out
+
+    def _walk(self) -> tuple[list[str], set[int]]:
+        """(violations, bases of the reachable blocks) of a walk from every root."""
         rt = self.rt
         heap = rt.heap
         load64 = rt.process.load64
@@ -432,11 +460,12 @@ class Collector:
         seen: set[int] = set()
         work: list[tuple[int, str]] = [(a, f"global word {a:#x}") for a in rt.global_roots()]
         for g in rt.sched.allgs:
-            if g.status == GStatus.DEAD:
-                continue
-            if g.addr:
+            if g.addr:  # allgs keeps every g record alive, dead goroutines' too
                 work.append((g.addr, f"g record of goroutine {g.goid}"))
-            work.extend((a, f"stack of goroutine {g.goid} ({g.name})") for a in rt.stack_roots(g))
+            if g.status != GStatus.DEAD:
+                work.extend(
+                    (a, f"stack of goroutine {g.goid} ({g.name})") for a in rt.stack_roots(g)
+                )
         while work:
             item, where = work.pop()
             p = item if where.startswith("g record") else load64(item)
@@ -460,7 +489,7 @@ class Collector:
             seen.add(base)
             for w in type_pointers_of(rt.process, s, base, rt.type_at):
                 work.append((w, f"object {base:#x}"))
-        return problems
+        return problems, seen
 
     def marked_bytes_of_live_spans(self) -> int:
         """Bytes of allocated blocks in in-use heap spans (after a full sweep: the marked ones)."""
