@@ -170,3 +170,13 @@ def test_gc_demo_shows_the_lost_object_without_a_barrier(gomem) -> None:
     # After x.P = z and y.P = nil the buffered barrier has Z in its buffer: grey.
     colours = [row["colours"]["Z"] for row in data["steps"] if row.get("colours")]
     assert "grey" in colours and colours[0] == "white"
+
+
+def test_gc_sweepgen_counts_by_two_and_shows_span_states(gomem) -> None:
+    r = gomem("gc", "sweepgen", "--cycles", "3")
+    assert r.code == 0, r.err
+    ends = [line for line in r.out.splitlines() if "after the sweep" in line]
+    assert [line.split("sweepgen = ")[1].split(",")[0] for line in ends] == ["2", "4", "6"]
+    assert "-2 needs sweeping" in r.out and "+0 swept" in r.out and "+3 cached" in r.out
+    # 150 of the 600 sixteen-byte nodes are kept from the global root: 2,400 bytes.
+    assert all("HeapAlloc 2,400 bytes" in line for line in ends)

@@ -35,6 +35,7 @@ truncating number formatting (fmtNSAsMS, itoaDiv, >>20 for MB).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -151,6 +152,8 @@ class Collector:
         self.worker_ps: list[P] = []  # the P of each mark worker (clocks only)
         self.check_after_cycle = False  # --check: walk the heap after each cycle
         self.last_work = ""  # what the mark worker's last step did (for demos)
+        # Called (read-only observers, e.g. `gomem gc sweepgen`) at phase changes.
+        self.on_phase: Callable[[str], None] | None = None
         self._unreachable_at_start: set[int] = set()  # --check: blocks to stay white
 
     def cpu_fraction(self) -> float:
@@ -353,6 +356,8 @@ class Collector:
         self.phase = GCPhase.OFF
         rt.write_barrier_enabled = False
         heap.sweepgen += 2  # every span now needs sweeping
+        if self.on_phase is not None:
+            self.on_phase("mark termination")
         goal = self.heap_goal()
         self.heap_marked = st.bytes_marked
         rt.gc_controller.heap_live = st.bytes_marked  # resetLive
