@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/classic_throughput.py
 	$(BIN)/python benchmarks/go_malloc.py
 	$(BIN)/python benchmarks/program_ops.py
+	$(BIN)/python benchmarks/gc_mark.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
