@@ -163,7 +163,7 @@ def test_bad_gogc_is_one_line(gomem) -> None:
 def test_gc_demo_shows_the_lost_object_without_a_barrier(gomem) -> None:
     r = gomem("gc", "demo", "--barrier", "none")
     assert r.code == 0, r.err
-    assert "LOST OBJECT" in r.out and "was freed" in r.out
+    assert "LOST OBJECT" in r.out and "reachable from object" in r.out and "was freed" in r.out
     ok = gomem("gc", "demo", "--barrier", "go", "--json")
     data = json.loads(ok.out)
     assert data["lost"] == "" and data["after_sweep"]["Z"] != "free"

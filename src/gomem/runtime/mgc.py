@@ -351,6 +351,7 @@ class Collector:
                 raise RuntimeThrow(
                     f"GC marked {len(marked)} blocks unreachable at mark start, e.g. {marked[0]:#x}"
                 )
+            self.checkmark()
         st = marker.stats
         t_end = sched.now
         self.phase = GCPhase.OFF
@@ -441,6 +442,16 @@ class Collector:
         allocated slot of an in-use span. Returns one line per violation (empty: OK).
         """
         return self._walk()[0]
+
+    def checkmark(self) -> None:
+        """mcheckmark.go's check, at mark termination with the world stopped: re-mark
+        everything reachable from the roots and require each such block to be marked
+        already. A reachable white block is the lost object before it is lost."""
+        problems, reachable = self._walk()
+        white = sorted(b for b in reachable if self.colour(b) == "white")
+        if problems or white:
+            what = problems[:1] or [f"reachable block {white[0]:#x} is white"]
+            raise RuntimeThrow(f"checkmark: {len(white)} reachable blocks unmarked; {what[0]}")
 
     def allocated_blocks(self) -> set[int]:
         """The base of every allocated block (slot) of every in-use heap span."""
