@@ -51,8 +51,6 @@ from gomem.runtime.proc import G, GStatus, P
 if TYPE_CHECKING:
     from gomem.runtime.runtime import Runtime
 
-HEAP_MINIMUM = 4 << 20  # defaultHeapMinimum (GOGC=100)
-
 
 class GCPhase(IntEnum):
     OFF = 0  # _GCoff: not collecting; sweeping in the background
@@ -137,12 +135,9 @@ class Collector:
         self.rt = rt
         self.phase = GCPhase.OFF
         self.cycles: list[CycleRecord] = []
-        self.gcpercent = 100  # GOGC; None-like -1 means off
-        self.heap_marked = 0  # bytes marked by the last cycle
         self.gc_cpu_ns = 0  # CPU time spent in the collector, all cycles
         self.trace: list[str] = []  # gctrace lines, when enabled
         self.gctrace = False
-        self.trigger = self.heap_trigger()  # heap_live at which allocation starts a cycle
         self.barrier = WriteBarrier("go")
         self.stop_the_world_mark = False  # GODEBUG=gcstoptheworld=1: mark with the world stopped
         self.marker: Marker | None = None  # this cycle's mark state while phase == MARK
@@ -163,23 +158,12 @@ class Collector:
 
     def set_gc_percent(self, percent: int) -> None:
         """GOGC / debug.SetGCPercent: a negative value turns the collector off."""
-        self.gcpercent = percent
-        self.trigger = self.heap_trigger()
+        self.rt.gc_controller.set_gc_percent(percent)
 
-    def heap_trigger(self) -> int:
-        """The plain controller's trigger: 45/64 of the way from heap marked to the goal
-        (Go's lower bound for the trigger; the pacer computes the real one)."""
-        if self.gcpercent < 0:
-            return (1 << 64) - 1
-        goal = self.heap_goal()
-        return self.heap_marked + (goal - self.heap_marked) * 45 // 64
-
-    def heap_goal(self) -> int:
-        """The plain controller's goal: heap marked x (1 + GOGC/100), at least 4 MiB x GOGC/100."""
-        if self.gcpercent < 0:
-            return (1 << 64) - 1
-        goal = self.heap_marked + self.heap_marked * self.gcpercent // 100
-        return max(goal, HEAP_MINIMUM * self.gcpercent // 100)
+    @property
+    def trigger(self) -> int:
+        """The heap_live at which an allocation starts a cycle (asked of the controller)."""
+        return self.rt.gc_controller.trigger_bytes
 
     def finish_sweep(self) -> tuple[int, int]:
         """Sweep every span still unswept (sweepone until done); (spans, pages freed)."""
@@ -214,6 +198,7 @@ class Collector:
         for g in sched.allgs:
             g.stack_scanned = False
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
+        rt.gc_controller.start_cycle(sched.now, len(rt.ps))
         if self.check_after_cycle:
             # Blocks no root reaches now can never be reached again: they must stay white.
             self._unreachable_at_start = self.allocated_blocks() - self._walk()[1]
@@ -359,15 +344,14 @@ class Collector:
         heap.sweepgen += 2  # every span now needs sweeping
         if self.on_phase is not None:
             self.on_phase("mark termination")
-        goal = self.heap_goal()
-        self.heap_marked = st.bytes_marked
-        rt.gc_controller.heap_live = st.bytes_marked  # resetLive
+        ctl = rt.gc_controller
+        goal = ctl.last_heap_goal
+        ctl.end_cycle(st.bytes_marked)
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
         spans, pages = self.finish_sweep()
         for c in rt.mcaches:
             rt.stackalloc.cache_release_all(c)  # stackcache_clear
-        rt.next_gc = self.heap_goal()
-        self.trigger = self.heap_trigger()
+        rt.next_gc = ctl.heap_goal()
         t0 = int(self._cycle["t0"])
         self.gc_cpu_ns += procs * (int(self._cycle["t_mark"]) - t0) + mark_ns
         self.gc_cpu_ns += procs * (t_end - t_mark_term)

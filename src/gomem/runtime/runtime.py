@@ -69,7 +69,6 @@ from gomem.runtime.stack import (
 )
 from gomem.runtime.type import Type
 
-HEAP_MINIMUM = 4 << 20  # defaultHeapMinimum: the heap goal before the first GC (GOGC=100)
 TYPE_DESCRIPTOR_STRIDE = 64  # room for one abi.Type record in rodata
 
 
@@ -98,7 +97,7 @@ class Runtime:
             MCache(self.heap, self.heap.central, self.heap.cachealloc.alloc())
             for _ in range(gomaxprocs)
         ]
-        self.next_gc = HEAP_MINIMUM
+        self.next_gc = self.gc_controller.heap_goal()  # 4 MiB before the first cycle
         self.costs = costs if costs is not None else DEFAULT_COSTS
         self.stackalloc = StackAllocator(self.heap)
         self.ps = [P(i, c) for i, c in enumerate(self.mcaches)]
