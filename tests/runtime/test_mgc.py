@@ -134,3 +134,22 @@ def test_gctrace_line_has_gos_layout() -> None:
         r"\d+ MB stacks, \d+ MB globals, 2 P \(forced\)"
     )
     assert re.fullmatch(pattern, line), line
+
+
+def test_two_minutes_without_a_cycle_start_one_that_is_not_forced() -> None:
+    from gomem.runtime.mgc import FORCE_GC_PERIOD
+
+    prog = Program()
+
+    @prog.func
+    def main(g, f):
+        g.gc()  # the first cycle: the periodic GC counts from its end
+        for _ in range(3):
+            g.work(FORCE_GC_PERIOD // 2 + 1)  # a minute of computing, no allocation
+
+    r = prog.run(gctrace=True, check=True)
+    # 1 forced cycle; then after 2 minutes and a bit, sysmon's cycle (not "(forced)").
+    assert len(r.runtime.gc.cycles) == 2
+    assert r.gctrace[0].endswith("(forced)") and not r.gctrace[1].endswith("(forced)")
+    # Go: forcegcperiod = 2 * 60 * 1e9 ns (proc.go).
+    assert FORCE_GC_PERIOD == 120_000_000_000

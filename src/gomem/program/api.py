@@ -312,6 +312,8 @@ class Goroutine:
         p = gp.p
         if p is not None:
             p.clock_ns += cost
+            if p.clock_ns > self.rt.gc.periodic_deadline:
+                self.rt.gc.check_periodic(p.clock_ns)  # what sysmon would notice
         return epoch
 
     def _rooted(self, v: Any, epoch: int, what: str) -> None:

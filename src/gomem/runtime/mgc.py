@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from gomem.runtime.runtime import Runtime
 
 
+FORCE_GC_PERIOD = 2 * 60 * 1_000_000_000  # forcegcperiod: 2 minutes, in ns
+MAX_TIME = 1 << 62
+
+
 class GCPhase(IntEnum):
     OFF = 0  # _GCoff: not collecting; sweeping in the background
     MARK = 1  # _GCmark: marking, write barrier on
@@ -150,6 +154,8 @@ class Collector:
         # Called (read-only observers, e.g. `gomem gc sweepgen`) at phase changes.
         self.on_phase: Callable[[str], None] | None = None
         self._unreachable_at_start: set[int] = set()  # --check: blocks to stay white
+        # sysmon's periodic GC: a cycle when 2 minutes pass without one (after the first).
+        self.periodic_deadline = MAX_TIME
 
     def cpu_fraction(self) -> float:
         """GCCPUFraction: collector CPU time over all Ps' time since the start."""
@@ -159,6 +165,16 @@ class Collector:
     def set_gc_percent(self, percent: int) -> None:
         """GOGC / debug.SetGCPercent: a negative value turns the collector off."""
         self.rt.gc_controller.set_gc_percent(percent)
+        if percent < 0:
+            self.periodic_deadline = MAX_TIME
+        elif self.cycles:
+            self.periodic_deadline = self.cycles[-1].t_end + FORCE_GC_PERIOD
+
+    def check_periodic(self, now_ns: int) -> None:
+        """sysmon's forced GC: start a cycle if 2 minutes passed since the last one ended."""
+        if now_ns > self.periodic_deadline and self.phase == GCPhase.OFF:
+            self.periodic_deadline = MAX_TIME
+            self.start(forced=False)
 
     @property
     def trigger(self) -> int:
@@ -352,6 +368,8 @@ class Collector:
         for c in rt.mcaches:
             rt.stackalloc.cache_release_all(c)  # stackcache_clear
         rt.next_gc = ctl.heap_goal()
+        # gcTrigger{kind: gcTriggerTime}: only with GOGC on, and only after a first cycle.
+        self.periodic_deadline = t_end + FORCE_GC_PERIOD if ctl.gc_percent >= 0 else MAX_TIME
         t0 = int(self._cycle["t0"])
         self.gc_cpu_ns += procs * (int(self._cycle["t_mark"]) - t0) + mark_ns
         self.gc_cpu_ns += procs * (t_end - t_mark_term)
