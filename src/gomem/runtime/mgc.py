@@ -148,8 +148,12 @@ class Collector:
         self.root_jobs: deque[object] = deque()  # "globals", "gs", or a G whose stack to scan
         self.waiters: list[G] = []  # goroutines parked in runtime.GC() until the cycle ends
         self._cycle: dict[str, int | bool] = {}  # this cycle's times and sizes so far
-        self.worker_ps: list[P] = []  # the P of each mark worker (clocks only)
+        self.worker_ps: dict[int, P] = {}  # the P of each system goroutine, by id (clocks only)
+        self.sweep_done = True  # no span is left to sweep (sweepone found none)
+        self._mark_g: G | None = None  # the mark worker's G, made at the first cycle
+        self._sweep_g: G | None = None  # the background sweeper's G
         self.check_after_cycle = False  # --check: walk the heap after each cycle
+        self.lazy_sweep = True  # sweep after the cycle in the background and on allocation
         self.last_work = ""  # what the mark worker's last step did (for demos)
         # Called (read-only observers, e.g. `gomem gc sweepgen`) at phase changes.
         self.on_phase: Callable[[str], None] | None = None
@@ -181,8 +185,51 @@ class Collector:
         """The heap_live at which an allocation starts a cycle (asked of the controller)."""
         return self.rt.gc_controller.trigger_bytes
 
+    def _worker_p(self, pid: int) -> P:
+        p = self.worker_ps.get(pid)
+        if p is None:
+            p = self.worker_ps[pid] = P(pid, self.rt.mcaches[0])
+        return p
+
+    def sweepone(self) -> tuple[bool, int]:
+        """sweepone: sweep one unswept span, if any; (swept one, pages it freed)."""
+        if self.sweep_done:
+            return False, 0
+        heap = self.rt.heap
+        sg = heap.sweepgen
+        for central in heap.central:
+            for sets in (central.partial, central.full):
+                s = sets[1 - sg // 2 % 2].pop()
+                if s is not None:
+                    npages = s.npages
+                    return True, npages if sweep_span(heap, s, preserve=False) else 0
+        self.sweep_done = True
+        return False, 0
+
+    def reclaim(self, npages: int) -> None:
+        """mheap.reclaim: before allocating npages while sweeping is unfinished, sweep
+        spans until at least npages were freed (or nothing is left to sweep)."""
+        freed = 0
+        while freed < npages:
+            swept, pages = self.sweepone()
+            if not swept:
+                return
+            freed += pages
+
+    def _bgsweep(self, gp: G) -> None:
+        """bgsweep: the background sweeper, one span per scheduled step."""
+        sched, cost = self.rt.sched, self.rt.costs.sweep_span
+        while True:
+            sched.switch_point(gp)
+            swept, _ = self.sweepone()
+            if not swept:
+                return
+            if gp.p is not None:
+                gp.p.clock_ns += cost
+
     def finish_sweep(self) -> tuple[int, int]:
         """Sweep every span still unswept (sweepone until done); (spans, pages freed)."""
+        self.sweep_done = True
         heap = self.rt.heap
         sg = heap.sweepgen
         spans = pages = 0
@@ -211,6 +258,9 @@ class Collector:
         self.marker = Marker(rt)
         self.phase = GCPhase.MARK
         rt.write_barrier_enabled = True
+        if self._mark_g is None:  # gcBgMarkStartWorkers, and bgsweep's G: allocated black
+            self._mark_g = rt.system_g("gcBgMarkWorker")
+            self._sweep_g = rt.system_g("bgsweep")
         for g in sched.allgs:
             g.stack_scanned = False
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
@@ -278,9 +328,8 @@ class Collector:
         else:
             self.root_jobs.extend(gs)  # one goroutine's stack at a time
         self._mark_ns = 0
-        if not self.worker_ps:
-            self.worker_ps.append(P(1000, rt.mcaches[0]))
-        rt.new_worker("gcBgMarkWorker", self._worker, self.worker_ps[0])
+        assert self._mark_g is not None
+        rt.start_system_g(self._mark_g, self._worker, self._worker_p(1000))
 
     def _worker(self, gp: G) -> None:
         """gcBgMarkWorker: one unit of mark work per scheduled operation."""
@@ -364,7 +413,16 @@ class Collector:
         goal = ctl.last_heap_goal
         ctl.end_cycle(st.bytes_marked)
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
-        spans, pages = self.finish_sweep()
+        if self.lazy_sweep and self.rt.sched.current is not None:
+            # Sweep lazily: allocation (mcentral.cache_span, mheap.reclaim) and the
+            # background sweeper take the spans one by one from now on.
+            spans = pages = 0
+            self.sweep_done = False
+            assert self._sweep_g is not None
+            if self._sweep_g.status == GStatus.DEAD:  # else it is still sweeping: it goes on
+                rt.start_system_g(self._sweep_g, self._bgsweep, self._worker_p(1001))
+        else:
+            spans, pages = self.finish_sweep()
         for c in rt.mcaches:
             rt.stackalloc.cache_release_all(c)  # stackcache_clear
         rt.next_gc = ctl.heap_goal()
@@ -419,6 +477,7 @@ class Collector:
         self.start(forced=True)
         self.waiters.append(g)
         sched.park(g)
+        self.finish_sweep()  # runtime.GC sweeps to completion before it returns
 
     def colour(self, addr: int) -> str:
         """The tri-colour of the object at addr: white, grey, black -- or free."""

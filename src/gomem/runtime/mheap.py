@@ -44,6 +44,7 @@ free pages) arrives with the collector.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -282,6 +283,7 @@ class MHeap:
         self.sweepgen = 0  # +2 per GC; written during STW
         self.pages_in_use = 0  # pages of IN_USE spans
         self.central: list[MCentral] = []  # one per span class; set by the runtime
+        self.reclaim: Callable[[int], None] | None = None  # the collector's mheap.reclaim
         # mallocinit: hints for i = 0..0x3f, lowest first (0x40..0x7f are for user arenas).
         self.arena_hints = [ArenaHint((i << 40) | (0x00C0 << 32)) for i in range(0x40)]
 
@@ -419,7 +421,13 @@ class MHeap:
     # -- spans ---------------------------------------------------------------
 
     def alloc(self, npages: int, spanclass: int, pp: MCache | None = None) -> MSpan | None:
-        """mheap.alloc: a new IN_USE span of npages for span class spanclass."""
+        """mheap.alloc: a new IN_USE span of npages for span class spanclass.
+
+        While the last cycle's sweep is unfinished, first reclaim at least npages
+        by sweeping (the collector's reclaim hook).
+        """
+        if self.reclaim is not None:
+            self.reclaim(npages)
         return self.alloc_span(npages, SpanAllocType.HEAP, spanclass, pp)
 
     def alloc_manual(self, npages: int, typ: SpanAllocType) -> MSpan | None:

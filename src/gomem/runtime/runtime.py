@@ -116,6 +116,7 @@ class Runtime:
         self.stack_copies = 0  # copystack calls (growth and shrinking)
         self.goroutines_created = 0  # `go` statements and main (system goroutines excluded)
         self.gc = Collector(self)
+        self.heap.reclaim = self.gc.reclaim
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
         image = self.process.image
         text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE
@@ -207,7 +208,8 @@ class Runtime:
         g.frames = []
         g.sched_sp = g.stack.hi
         g.glet = None
-        p.gfree.append(g)
+        if not g.system:  # a runtime goroutine's G stays with its owner for the next run
+            p.gfree.append(g)
 
     def grow_stack(self, g: G, needed: int) -> int:
         """morestack/newstack: double g's stack (or more) so needed bytes fit; bytes copied."""
@@ -273,24 +275,26 @@ class Runtime:
                 self.gc.barrier.on_store(marker, self.sched.current, old, value)
         self.process.store64(slot, value)
 
-    def new_worker(self, name: str, body: Callable[[G], Any], p: P) -> G:
-        """A system goroutine (a GC mark worker) run beside the Ps on its own P."""
+    def system_g(self, name: str) -> G:
+        """A G for a runtime goroutine (mark worker, background sweeper), not yet
+        started: its g record and stack are allocated now (black during mark)."""
         c = self.ps[0].mcache
-        free = self.ps[0].gfree
-        if free:  # gfget: a dead G (last cycle's worker, say) and its stack
-            g = free.pop()
-            g.goid, g.name, g.sched_sp, g.frames = self.sched.new_goid(), name, g.stack.hi, []
-        else:
-            addr = mallocgc(self, SIZEOF_G, G_RECORD, True, c)
-            self.gc.allocated(addr)
-            stk = self.stackalloc.alloc(FIXED_STACK, c)
-            g = G(self.sched.new_goid(), name, stk, stk.lo + STACK_GUARD, stk.hi, addr=addr)
-            self.sched.allgs.append(g)
+        addr = mallocgc(self, SIZEOF_G, G_RECORD, True, c)
+        self.gc.allocated(addr)
+        stk = self.stackalloc.alloc(FIXED_STACK, c)
+        g = G(0, name, stk, stk.lo + STACK_GUARD, stk.hi, addr=addr)
         g.system = True
+        g.status = GStatus.DEAD
+        self.sched.allgs.append(g)
+        return g
+
+    def start_system_g(self, g: G, body: Callable[[G], Any], p: P) -> None:
+        """Run the system goroutine g (again) beside the Ps, on its own P p."""
+        g.goid = self.sched.new_goid()
+        g.sched_sp, g.frames = g.stack.hi, []
         g.stack_scanned = True  # it holds no heap pointers on its stack
         self.sched.start(g, lambda: body(g))
         self.sched.add_worker(g, p)
-        return g
 
     # -- explicit free -------------------------------------------------------
 
