@@ -157,3 +157,33 @@ def test_two_minutes_without_a_cycle_start_one_that_is_not_forced() -> None:
     assert r.gctrace[0].endswith("(forced)") and not r.gctrace[1].endswith("(forced)")
     # Go: forcegcperiod = 2 * 60 * 1e9 ns (proc.go).
     assert FORCE_GC_PERIOD == 120_000_000_000
+
+
+def test_allocating_during_mark_pays_with_assists() -> None:
+    from gomem.runtime.mgc import GC_OVER_ASSIST_WORK
+
+    prog = Program()
+    Node = prog.struct("Node", Next="*Node", Pad="[40]byte")
+    prog.globals(head="*Node")
+
+    @prog.func(locals={"n": "*Node", "next": "*Node"})
+    def main(g, f):
+        for _ in range(3000):  # a live list to mark
+            f.n = g.new(Node)
+            f.next = g.load_global("head")
+            g.store(f.n, "Next", f.next)
+            g.store_global("head", f.n)
+        g.go("churn")
+        g.gc()
+
+    @prog.func(locals={"n": "*Node"})
+    def churn(g, f):
+        for _ in range(2000):  # allocation during mark: 48 bytes of debt each
+            f.n = g.new(Node)
+
+    r = prog.run(gomaxprocs=2, check=True, gctrace=True)
+    gc = r.runtime.gc
+    assert gc.assists > 0
+    # gctrace's second cpu field (assist time) is no longer 0 for that cycle.
+    assert any(line.split(" ms cpu")[0].split("+")[1].split("/")[0] != "0" for line in r.gctrace)
+    assert GC_OVER_ASSIST_WORK == 64 * 1024  # gcOverAssistWork in mgcmark.go

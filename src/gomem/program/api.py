@@ -474,8 +474,12 @@ class Goroutine:
         gc = rt.gc
         if gc.phase:
             gc.allocated(x)  # allocate black during mark
+            span = rt.heap.span_of(x)
+            gp.inflight = x  # live while an assist may park this goroutine
+            gc.charge(gp, span.elemsize if span is not None and size else 0)  # assist debt
+            gp.inflight = 0
         elif rt.gc_controller.heap_live >= gc.trigger:
-            gc.start(forced=False)  # the heap trigger (gcTrigger{kind: gcTriggerHeap})
+            gc.start(forced=False, inflight=x)  # the heap trigger (gcTrigger{kind: heap})
         return Ptr(x, to)
 
     def make(self, slice_type: str, n: int, cap: int | None = None) -> Slice:
@@ -494,8 +498,12 @@ class Goroutine:
         gc = self.rt.gc
         if gc.phase:
             gc.allocated(x)
+            span = self.rt.heap.span_of(x)
+            self.gp.inflight = x
+            gc.charge(self.gp, span.elemsize if size and span is not None else 0)
+            self.gp.inflight = 0
         elif self.rt.gc_controller.heap_live >= gc.trigger:
-            gc.start(forced=False)
+            gc.start(forced=False, inflight=x)
         return Slice(Ptr(x, elem) if size else None, n, cap, elem, elem_expr)
 
     def load(self, obj: Any, field: str | int | None = None) -> Any:

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 
 FORCE_GC_PERIOD = 2 * 60 * 1_000_000_000  # forcegcperiod: 2 minutes, in ns
+GC_OVER_ASSIST_WORK = 64 << 10  # gcOverAssistWork: an assist does at least 64 KiB of work
 MAX_TIME = 1 << 62
 
 
@@ -151,6 +152,10 @@ class Collector:
         self.worker_ps: dict[int, P] = {}  # the P of each system goroutine, by id (clocks only)
         self.sweep_done = True  # no span is left to sweep (sweepone found none)
         self._mark_g: G | None = None  # the mark worker's G, made at the first cycle
+        self.bg_scan_credit = 0  # scan work done by the worker, not yet used by assists
+        self.assist_queue: list[G] = []  # goroutines parked in an assist, waiting for credit
+        self.assists = 0  # gcAssistAlloc calls this run
+        self.assist_ns = 0  # time spent assisting this cycle (gctrace's assist CPU)
         self._sweep_g: G | None = None  # the background sweeper's G
         self.check_after_cycle = False  # --check: walk the heap after each cycle
         self.lazy_sweep = True  # sweep after the cycle in the background and on allocation
@@ -263,6 +268,7 @@ class Collector:
             self._sweep_g = rt.system_g("bgsweep")
         for g in sched.allgs:
             g.stack_scanned = False
+            g.gc_assist_bytes = 0  # each cycle starts without credit or debt
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
         rt.gc_controller.start_cycle(sched.now, len(rt.ps))
         if self.check_after_cycle:
@@ -276,6 +282,8 @@ class Collector:
         if g.status == GStatus.DEAD or g.stack_scanned:
             return
         marker.scan_words(self.rt.stack_roots(g))
+        if g.inflight:
+            marker.shade(g.inflight)  # a result in a register is live too
         g.stack_scanned = True
         if not g.system and g is not self.rt.sched.current:
             self.rt.shrink_stack(g)  # a mostly unused stack is halved when scanned
@@ -310,9 +318,13 @@ class Collector:
             p.clock_ns = max(p.clock_ns, t_mark_term)
         return self._mark_termination(mark_ns)
 
-    def start(self, *, forced: bool) -> None:
+    def start(self, *, forced: bool, inflight: int = 0) -> None:
         """gcStart, concurrent: STW sweep termination, then mark workers run beside the
-        mutators until the work runs out; the last one runs mark termination."""
+        mutators until the work runs out; the last one runs mark termination.
+
+        inflight is the object whose allocation triggered the cycle: in Go it is in the
+        allocating goroutine's registers, live; here it is marked black at once.
+        """
         if self.phase != GCPhase.OFF:
             return
         if self.stop_the_world_mark:
@@ -320,6 +332,11 @@ class Collector:
             return
         rt = self.rt
         self._sweep_termination(forced)
+        if inflight:
+            found = self.marker.find_object(inflight) if self.marker is not None else None
+            if found is not None:
+                self._unreachable_at_start.discard(found[2])
+            self.allocated(inflight)
         gs = [g for g in rt.sched.allgs if g.status != GStatus.DEAD and not g.system]
         self.root_jobs = deque(["globals", "gs"])
         if self.barrier.mode == "yuasa":
@@ -368,7 +385,82 @@ class Collector:
         self._mark_ns += ns
         if gp.p is not None:
             gp.p.clock_ns += ns
+        self._flush_bg_credit(8 * (st.words_scanned - words))  # scan work: bytes scanned
         return True
+
+    # -- mark assist --------------------------------------------------------------
+
+    def _flush_bg_credit(self, work: int) -> None:
+        """gcFlushBgCredit: the worker's scan work pays parked assists first, then banks."""
+        ctl = self.rt.gc_controller
+        per_work = 1.0 / ctl.assist_work_per_byte if ctl.assist_work_per_byte else 0.0
+        while work > 0 and self.assist_queue:
+            g = self.assist_queue[0]
+            need = int(-g.gc_assist_bytes / per_work) + 1 if per_work else 0
+            if work >= need:
+                g.gc_assist_bytes = 0
+                work -= need
+                self.assist_queue.pop(0)
+                self.rt.sched.ready(g)
+            else:
+                g.gc_assist_bytes += int(per_work * work)
+                work = 0
+        self.bg_scan_credit += work
+
+    def charge(self, g: G, nbytes: int) -> None:
+        """deductAssistCredit: an allocation of nbytes (the slot size) during mark."""
+        g.gc_assist_bytes -= nbytes
+        if g.gc_assist_bytes < 0:
+            self.assist(g)
+
+    def assist(self, g: G) -> None:
+        """gcAssistAlloc: g is in debt; steal background credit, then scan, else park."""
+        ctl = self.rt.gc_controller
+        marker = self.marker
+        if marker is None:
+            return
+        self.assists += 1
+        work_per_byte = ctl.assist_work_per_byte
+        bytes_per_work = 1.0 / work_per_byte if work_per_byte else float("inf")
+        debt = -g.gc_assist_bytes
+        scan_work = int(work_per_byte * debt)
+        if scan_work < GC_OVER_ASSIST_WORK:
+            scan_work = GC_OVER_ASSIST_WORK
+            debt = int(bytes_per_work * scan_work) if work_per_byte else debt
+        credit = self.bg_scan_credit
+        if credit > 0:  # steal the workers' banked credit first
+            if credit < scan_work:
+                stolen = credit
+                g.gc_assist_bytes += 1 + int(bytes_per_work * stolen) if work_per_byte else debt
+            else:
+                stolen = scan_work
+                g.gc_assist_bytes += debt
+            self.bg_scan_credit -= stolen
+            scan_work -= stolen
+            if scan_work <= 0:
+                return
+        # gcDrainN: do scan work (roots first, then grey objects) up to scan_work.
+        st = marker.stats
+        words0, objs0 = st.words_scanned, st.objects_marked
+        while (st.words_scanned - words0) * 8 < scan_work:
+            if self.root_jobs:
+                self._scan_root_job(self.root_jobs.popleft())
+            elif marker.grey:
+                marker.scanobject(marker.grey.pop())
+            else:
+                break
+        done = (st.words_scanned - words0) * 8
+        costs = self.rt.costs
+        ns = (st.words_scanned - words0) * costs.scan_word
+        ns += (st.objects_marked - objs0) * costs.mark_object
+        self.assist_ns += ns
+        if g.p is not None:
+            g.p.clock_ns += ns
+        g.gc_assist_bytes += 1 + int(bytes_per_work * done) if work_per_byte else debt
+        if g.gc_assist_bytes < 0 and self.phase == GCPhase.MARK:
+            # gcParkAssist: wait for the workers' credit (or the end of the cycle).
+            self.assist_queue.append(g)
+            self.rt.sched.park(g)
 
     def allocated(self, x: int) -> None:
         """An object allocated during mark is black (gcmarknewobject)."""
@@ -454,7 +546,9 @@ class Collector:
         self.marker = None
         if self.gctrace:
             total = max(sched.now * procs, 1)
-            self.trace.append(gctrace_line(record, self.gc_cpu_ns / total, 0, mark_ns))
+            self.trace.append(gctrace_line(record, self.gc_cpu_ns / total, self.assist_ns, mark_ns))
+        self.gc_cpu_ns += self.assist_ns
+        self.assist_ns = 0
         if self.check_after_cycle:
             problems = self.check_reachable()
             if problems:
@@ -462,6 +556,11 @@ class Collector:
         waiters, self.waiters = self.waiters, []
         for g in waiters:
             sched.ready(g)
+        for g in self.assist_queue:  # the cycle is over: nobody owes scan work any more
+            g.gc_assist_bytes = 0
+            sched.ready(g)
+        self.assist_queue = []
+        self.bg_scan_credit = 0
         return record
 
     def gc(self, g: G | None) -> None:
@@ -535,17 +634,22 @@ class Collector:
         load64 = rt.process.load64
         problems: list[str] = []
         seen: set[int] = set()
-        work: list[tuple[int, str]] = [(a, f"global word {a:#x}") for a in rt.global_roots()]
+        # Work items: (a word's address, or a pointer value itself; is it a value?; where).
+        work: list[tuple[int, bool, str]] = [
+            (a, False, f"global word {a:#x}") for a in rt.global_roots()
+        ]
         for g in rt.sched.allgs:
             if g.addr:  # allgs keeps every g record alive, dead goroutines' too
-                work.append((g.addr, f"g record of goroutine {g.goid}"))
+                work.append((g.addr, True, f"g record of goroutine {g.goid}"))
             if g.status != GStatus.DEAD:
                 work.extend(
-                    (a, f"stack of goroutine {g.goid} ({g.name})") for a in rt.stack_roots(g)
+                    (a, False, f"stack of goroutine {g.goid} ({g.name})") for a in rt.stack_roots(g)
                 )
+                if g.inflight:
+                    work.append((g.inflight, True, f"goroutine {g.goid}'s result in flight"))
         while work:
-            item, where = work.pop()
-            p = item if where.startswith("g record") else load64(item)
+            item, is_value, where = work.pop()
+            p = item if is_value else load64(item)
             if not p or arena_index_known(heap, p) is False:
                 continue
             s = heap.span_of(p)
@@ -565,7 +669,7 @@ class Collector:
                 continue
             seen.add(base)
             for w in type_pointers_of(rt.process, s, base, rt.type_at):
-                work.append((w, f"object {base:#x}"))
+                work.append((w, False, f"object {base:#x}"))
         return problems, seen
 
     def marked_bytes_of_live_spans(self) -> int:

@@ -114,6 +114,7 @@ class G:
     addr: int = 0  # the g record in the heap (malg's new(g)); kept when the G is reused
     stack_scanned: bool = False  # this cycle's mark has scanned its stack (black stack)
     system: bool = False  # a runtime goroutine (a GC mark worker), not the program's
+    inflight: int = 0  # an allocation's result not yet in a frame (a register, in Go): a root
 
     @property
     def stack_used(self) -> int:
