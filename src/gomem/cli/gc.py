@@ -142,8 +142,17 @@ def run_demo(args: argparse.Namespace) -> int:
                 last["did"] = rt.gc.last_work
             elif last["goroutine"] == "mutator":
                 last["did"] = next(mutator_ops, "")
+            elif last["goroutine"] == "bgsweep":
+                last["did"] = "sweep a span"
             else:
-                last["did"] = "setup / runtime.GC()"
+                main_steps = sum(1 for r in rows if r["goroutine"] == "main")
+                last["did"] = (
+                    "setup: new, stores, go mutator"
+                    if main_steps < 8
+                    else "runtime.GC(): start the cycle, wait"
+                    if main_steps == 8
+                    else "runtime.GC() returns"
+                )
             last["colours"] = {k: rt.gc.colour(a) for k, a in objects.items()}
 
     recorder = _Recorder(race.script(args.barrier), snapshot)

@@ -377,7 +377,7 @@ class Collector:
             self.barrier.flush_all(marker)
             self.last_work = "flush write-barrier buffers"
         else:
-            self.last_work = "no work left: mark termination, sweep"
+            self.last_work = "no work left: mark termination"
             return False
         costs = self.rt.costs
         ns = (st.words_scanned - words) * costs.scan_word
