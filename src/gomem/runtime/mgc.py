@@ -363,19 +363,22 @@ class Collector:
         assert marker is not None
         st = marker.stats
         words, objs = st.words_scanned, st.objects_marked
+        marker.use(gp.p.id if gp.p is not None else 0)
         if self.root_jobs:
             job = self.root_jobs.popleft()
             self._scan_root_job(job)
             self.last_work = "root: " + (
                 f"stack of goroutine {job.goid} ({job.name})" if isinstance(job, G) else str(job)
             )
-        elif marker.grey:
-            obj = marker.grey.pop()
+        elif obj := marker.pop():
             marker.scanobject(obj)
             self.last_work = f"scan object {obj:#x}"
         elif self.barrier.pending():
             self.barrier.flush_all(marker)
             self.last_work = "flush write-barrier buffers"
+        elif marker.has_grey():
+            marker.flush_all()  # other contexts' buffers go to the global list
+            self.last_work = "flush every P's gcWork to the global list"
         else:
             self.last_work = "no work left: mark termination"
             return False
@@ -441,12 +444,13 @@ class Collector:
                 return
         # gcDrainN: do scan work (roots first, then grey objects) up to scan_work.
         st = marker.stats
+        marker.use(g.p.id if g.p is not None else 0)
         words0, objs0 = st.words_scanned, st.objects_marked
         while (st.words_scanned - words0) * 8 < scan_work:
             if self.root_jobs:
                 self._scan_root_job(self.root_jobs.popleft())
-            elif marker.grey:
-                marker.scanobject(marker.grey.pop())
+            elif obj := marker.pop():
+                marker.scanobject(obj)
             else:
                 break
         done = (st.words_scanned - words0) * 8
@@ -494,6 +498,7 @@ class Collector:
                     f"GC marked {len(marked)} blocks unreachable at mark start, e.g. {marked[0]:#x}"
                 )
             self.checkmark()
+        marker.queues.release()  # freeSomeWbufs: the work buffers' spans go back
         st = marker.stats
         t_end = sched.now
         self.phase = GCPhase.OFF
@@ -591,7 +596,9 @@ class Collector:
             return "white"
         base = s.start_addr + idx * s.elemsize
         marker = self.marker
-        if marker is not None and (base in marker.grey or base in self.barrier.buffered()):
+        if marker is not None and (
+            base in marker.grey_objects() or base in self.barrier.buffered()
+        ):
             return "grey"
         return "black"
 

@@ -16,9 +16,10 @@ simulated memory, exactly where the allocator put the type information
 (heap bits in the span, a malloc header, or the span's largeType), and
 greys every word that points into an in-use span of the heap.
 
-Simplified in this step: the work queue is one list (gcWork's per-P
-work buffers come with concurrent marking); marking runs with the world
-stopped (Go's GODEBUG=gcstoptheworld=1 mode).
+Grey objects wait in per-context gcWork buffers and the global lists
+(mgcwork.py); `use(pid)` selects the context that the next greying and
+draining work in (the mark worker's, an assisting goroutine's P, a
+barrier flush's P).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gomem.runtime.mbitmap import type_pointers_of
+from gomem.runtime.mgcwork import GCWork, WorkQueues
 from gomem.runtime.mheap import PAGE_SHIFT, PAGES_PER_ARENA, SpanState, arena_index
 
 if TYPE_CHECKING:
@@ -52,8 +54,37 @@ class Marker:
         self.rt = rt
         self.heap = rt.heap
         self.load64 = rt.process.load64
-        self.grey: list[int] = []  # objects marked and not yet scanned (the work queue)
+        self.queues = WorkQueues(self.heap)  # work.full / work.empty and their spans
+        self.gcws: dict[int, GCWork] = {}  # the gcWork of each marking context, by P id
+        self.gcw = self.use(0)  # where greyobject puts and drain takes work now
         self.stats = MarkStats()
+
+    def use(self, pid: int) -> GCWork:
+        """Mark in P pid's gcWork from now on."""
+        gcw = self.gcws.get(pid)
+        if gcw is None:
+            gcw = self.gcws[pid] = GCWork(self.queues)
+        self.gcw = gcw
+        return gcw
+
+    def pop(self) -> int:
+        """A grey object from the current gcWork or the global list (0: none)."""
+        return self.gcw.try_get()
+
+    def has_grey(self) -> bool:
+        """Any grey object left in any gcWork or the global list?"""
+        return bool(self.queues.full) or any(not w.empty() for w in self.gcws.values())
+
+    def flush_all(self) -> None:
+        """gcMarkDone's flush: every gcWork hands its grey objects to the global list."""
+        for w in self.gcws.values():
+            w.dispose()
+
+    def grey_objects(self) -> set[int]:
+        out = {o for b in self.queues.full for o in b.objs}
+        for w in self.gcws.values():
+            out.update(w.objects())
+        return out
 
     def find_object(self, p: int) -> tuple[MSpan, int, int] | None:
         """findObject: (span, object index, object base) of the heap object holding p."""
@@ -76,7 +107,7 @@ class Marker:
         if s.spanclass & 1:  # noscan: black at once
             st.bytes_marked += s.elemsize
             return
-        self.grey.append(base)
+        self.gcw.put(base)
 
     def shade(self, p: int) -> None:
         """shade: grey the object p points into, if p points into the heap."""
@@ -115,10 +146,11 @@ class Marker:
         self.scan_words(roots)
 
     def drain(self) -> None:
-        """gcDrain: scan grey objects until none is left."""
-        grey, scan = self.grey, self.scanobject
-        while grey:
-            scan(grey.pop())
+        """gcDrain: scan grey objects until none is left anywhere."""
+        self.flush_all()
+        pop, scan = self.pop, self.scanobject
+        while obj := pop():
+            scan(obj)
 
 
 def gcmarknewobject(marker: Marker, s: MSpan, x: int) -> None:

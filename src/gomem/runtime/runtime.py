@@ -272,7 +272,9 @@ class Runtime:
             marker = self.gc.marker
             if marker is not None:
                 old = self.process.load64(slot)
-                self.gc.barrier.on_store(marker, self.sched.current, old, value)
+                g = self.sched.current
+                marker.use(g.p.id if g is not None and g.p is not None else 0)
+                self.gc.barrier.on_store(marker, g, old, value)
         self.process.store64(slot, value)
 
     def system_g(self, name: str) -> G:
