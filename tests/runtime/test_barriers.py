@@ -95,3 +95,27 @@ def test_go_barrier_buffers_until_512_entries() -> None:
     assert m.shaded == [] and b.flushes == 0 and len(b.buffered()) == 510
     b.on_store(m, None, 0x3000, 0x4000)  # 512: the buffer is full and flushed
     assert b.flushes == 1 and len(m.shaded) == 512 and b.buffered() == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [("hybrid", "weak invariant: black"), ("dijkstra", "strong invariant: black")],
+)
+def test_the_per_step_check_catches_a_barrier_that_does_nothing(mode: str, message: str) -> None:
+    # A barrier that claims a mode but shades nothing: the check run before every step
+    # (Program.run(check=True)) must name the black -> white pointer of the race as soon
+    # as it breaks the mode's invariant, before mark termination's checkmark.
+    class Broken(WriteBarrier):
+        def on_store(self, marker, g, old, new) -> None:  # type: ignore[no-untyped-def]
+            self.executions += 1
+
+    race = importlib.reload(race_module)
+    with pytest.raises(RuntimeThrow, match=message):
+        race.prog.run(
+            gomaxprocs=2,
+            policy="script",
+            script=race.script(mode),
+            barrier=Broken(mode),
+            check=True,
+            debug=True,
+        )

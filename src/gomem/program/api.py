@@ -310,10 +310,13 @@ class Goroutine:
         gp.epoch = epoch + 1
         gp.ops += 1
         p = gp.p
+        gc = self.rt.gc
+        if gc.check_each_step:
+            gc.check_invariant()
         if p is not None:
             p.clock_ns += cost
-            if p.clock_ns > self.rt.gc.periodic_deadline:
-                self.rt.gc.check_periodic(p.clock_ns)  # what sysmon would notice
+            if p.clock_ns > gc.periodic_deadline:
+                gc.check_periodic(p.clock_ns)  # what sysmon would notice
         return epoch
 
     def _rooted(self, v: Any, epoch: int, what: str) -> None:
@@ -464,6 +467,8 @@ class Goroutine:
         self._switch(gp)
         gp.epoch = epoch + 1
         gp.ops += 1
+        if self.rt.gc.check_each_step:
+            self.rt.gc.check_invariant()
         p = gp.p
         rt = self.rt
         if p is not None:
@@ -536,6 +541,8 @@ class Goroutine:
         self._switch(gp)
         gp.epoch = epoch + 1
         gp.ops += 1
+        if self.rt.gc.check_each_step:
+            self.rt.gc.check_invariant()
         if gp.p is not None:
             gp.p.clock_ns += cost
         if self.debug:
@@ -778,7 +785,7 @@ class Program:
         runtime: Runtime | None = None,
         gogc: int = 100,
         gctrace: bool = False,
-        barrier: str = "go",
+        barrier: str | WriteBarrier = "go",
     ) -> RunResult:
         """Run main (and every goroutine it starts) to completion on a fresh runtime.
 
@@ -789,8 +796,9 @@ class Program:
         rt = runtime or Runtime(gomaxprocs=gomaxprocs, policy=make_policy(policy, seed, script))
         rt.gc.set_gc_percent(gogc)
         rt.gc.gctrace = gctrace
-        rt.gc.barrier = WriteBarrier(barrier)
+        rt.gc.barrier = barrier if isinstance(barrier, WriteBarrier) else WriteBarrier(barrier)
         rt.gc.check_after_cycle = check
+        rt.gc.check_each_step = check
         table: dict[str, tuple[int, Type, str]] = {}
         for name, expr in self.global_exprs.items():
             t = self.type(expr)

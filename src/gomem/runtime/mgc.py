@@ -158,6 +158,7 @@ class Collector:
         self.assist_ns = 0  # time spent assisting this cycle (gctrace's assist CPU)
         self._sweep_g: G | None = None  # the background sweeper's G
         self.check_after_cycle = False  # --check: walk the heap after each cycle
+        self.check_each_step = False  # check the barrier's invariant before every step
         self.lazy_sweep = True  # sweep after the cycle in the background and on allocation
         self.last_work = ""  # what the mark worker's last step did (for demos)
         # Called (read-only observers, e.g. `gomem gc sweepgen`) at phase changes.
@@ -353,6 +354,8 @@ class Collector:
         sched = self.rt.sched
         while True:
             sched.switch_point(gp)
+            if self.check_each_step:
+                self.check_invariant()  # after whatever step came before this one
             if not self._mark_step(gp):
                 break
         self._mark_termination(self._mark_ns)
@@ -609,6 +612,86 @@ class Collector:
         allocated slot of an in-use span. Returns one line per violation (empty: OK).
         """
         return self._walk()[0]
+
+    def _object_refs(self, base: int) -> list[int]:
+        """The heap objects (block bases) the block at base points to."""
+        rt = self.rt
+        s = rt.heap.span_of(base)
+        assert s is not None
+        out = []
+        for w in type_pointers_of(rt.process, s, base, rt.type_at):
+            v = rt.process.load64(w)
+            if v and arena_index_known(rt.heap, v):
+                found = self.marker.find_object(v) if self.marker is not None else None
+                if found is not None:
+                    out.append(found[2])
+        return out
+
+    def check_invariant(self) -> None:
+        """The invariant the barrier promises, checked between two steps of the mark.
+
+        dijkstra keeps the strong invariant: no black object points to a white one.
+        yuasa, hybrid and go keep the weak one: a white object a black one points to
+        is reachable from a grey object (a queued one, a buffered pointer, or a slot
+        of a stack or global not yet scanned) through white objects only.
+        """
+        marker = self.marker
+        if marker is None or self.phase != GCPhase.MARK or self.barrier.mode == "none":
+            return
+        rt = self.rt
+        greyq = marker.grey_objects()
+        buffered = set()
+        for p in self.barrier.buffered():
+            found = marker.find_object(p)
+            if found is not None:
+                buffered.add(found[2])
+        grey = greyq | buffered
+        black_to_white: list[tuple[int, int]] = []
+        for base in self.allocated_blocks():
+            c = self.colour(base)
+            if c != "black" or base in grey:
+                continue
+            for t in self._object_refs(base):
+                if self.colour(t) == "white" and t not in grey:
+                    black_to_white.append((base, t))
+        if not black_to_white:
+            return
+        if self.barrier.mode == "dijkstra":
+            b, w = black_to_white[0]
+            raise RuntimeThrow(f"strong invariant: black {b:#x} points to white {w:#x}")
+        # Grey sources: queued and buffered objects, unscanned stacks' and globals' targets.
+        sources = set(grey)
+        pending = set(map(id, self.root_jobs))
+        roots: list[int] = []
+        if "globals" in self.root_jobs:
+            roots.extend(rt.global_roots())
+        for g in rt.sched.allgs:
+            if g.status != GStatus.DEAD and not g.stack_scanned:
+                roots.extend(rt.stack_roots(g))
+                if g.inflight:
+                    found = marker.find_object(g.inflight)
+                    if found is not None:
+                        sources.add(found[2])
+        del pending
+        for a in roots:
+            v = rt.process.load64(a)
+            found = marker.find_object(v) if v else None
+            if found is not None:
+                sources.add(found[2])
+        protected: set[int] = set()
+        todo = [b for b in sources]
+        while todo:
+            b = todo.pop()
+            for t in self._object_refs(b):
+                if t not in protected and self.colour(t) == "white":
+                    protected.add(t)
+                    todo.append(t)
+        for b, w in black_to_white:
+            if w not in protected and w not in sources:
+                raise RuntimeThrow(
+                    f"weak invariant: black {b:#x} points to white {w:#x}, "
+                    "which no grey object reaches through white ones"
+                )
 
     def checkmark(self) -> None:
         """mcheckmark.go's check, at mark termination with the world stopped: re-mark
