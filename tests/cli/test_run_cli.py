@@ -181,3 +181,11 @@ def test_gc_sweepgen_counts_by_two_and_shows_span_states(gomem) -> None:
     # 150 of the 600 sixteen-byte nodes are kept from the global root: 2,400 bytes; and
     # the g records (448 B) of the collector's mark worker and background sweeper.
     assert all("HeapAlloc 3,296 bytes" in line for line in ends)
+
+
+def test_run_barrier_is_selectable(gomem) -> None:
+    r = gomem("run", EXAMPLES / "steady.toml", "--barrier", "dijkstra", "--json", "--check")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["barrier"] == "dijkstra" and data["gc_cycles"] >= 1
+    gomem("run", "node", "--barrier", "steele").assert_one_line_error()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gomem.program import Program, ProgramError, RunResult, builtins
+from gomem.runtime.mbarrier import BARRIERS
 from gomem.runtime.mem_linux import RuntimeThrow
 
 from .args import BadInput, parse_positive
@@ -59,6 +60,12 @@ def add_parser(sub: Any) -> None:
         "--gctrace",
         action="store_true",
         help="print a GODEBUG=gctrace=1 line per collection on stderr, as Go does",
+    )
+    p.add_argument(
+        "--barrier",
+        choices=BARRIERS,
+        default="go",
+        help="the write barrier during marking (default go: the runtime's buffered one)",
     )
     p.add_argument("--save", metavar="RUN.json", help="also write the summary as JSON")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -136,6 +143,8 @@ def _summary(name: str, r: RunResult, seed: int, gomaxprocs: int, schedule: str)
         "schedule_digest": r.digest,
         "stack_copies": r.stack_copies,
         "gc_cycles": len(rt.gc.cycles),
+        "barrier": rt.gc.barrier.mode,
+        "barrier_executions": rt.gc.barrier.executions,
         "pointer_stores": rt.pointer_stores,
         "vsz_kb": r.vsz_kb,
         "rss_kb": r.rss_kb,
@@ -221,6 +230,7 @@ def run_run(args: argparse.Namespace) -> int:
             check=args.check,
             gogc=args.gogc,
             gctrace=args.gctrace,
+            barrier=args.barrier,
         )
     except ProgramError as err:
         raise BadInput(f"{path}: {err}") from None
