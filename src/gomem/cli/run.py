@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--check",
         action="store_true",
-        help="check every invariant after each goroutine ends, and the precise-roots rule",
+        help="check the invariants (after each goroutine ends; the barrier's before every "
+        "mark step, which is slow on big heaps), the precise-roots rule and, after each "
+        "cycle, the checkmark and a heap walk for lost objects",
     )
     p.add_argument(
         "--gogc",
