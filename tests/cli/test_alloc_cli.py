@@ -45,6 +45,9 @@ def test_alloc_demo_text_shows_the_bitmap_and_rss(gomem) -> None:
     assert r.code == 0, r.err
     assert "#........................" in r.out  # one of 25 slots of the 320-byte span used
     assert "no [heap] line" in r.out
+    # RSS before: the stack page the kernel wrote argc into (4 kB). The demo writes three
+    # more pages: the new tiny block's two words, the Node span's heap bits (its last 128
+    # bytes) and the [125]*int object's malloc header; the noscan objects stay untouched.
     assert "RSS 4 kB -> 16 kB" in r.out
 
 

@@ -308,7 +308,6 @@ class Goroutine:
         epoch = gp.epoch  # values read from roots since the previous operation carry it
         self._switch(gp)
         gp.epoch = epoch + 1
-        gp.ops += 1
         p = gp.p
         gc = self.rt.gc
         if gc.check_each_step:
@@ -466,7 +465,6 @@ class Goroutine:
         epoch = gp.epoch
         self._switch(gp)
         gp.epoch = epoch + 1
-        gp.ops += 1
         if self.rt.gc.check_each_step:
             self.rt.gc.check_invariant()
         p = gp.p
@@ -476,15 +474,8 @@ class Goroutine:
             x = mallocgc(rt, size, mtyp, True, p.mcache)
         else:
             x = mallocgc(rt, size, mtyp, True, rt.mcaches[0])
-        gc = rt.gc
-        if gc.phase:
-            gc.allocated(x)  # allocate black during mark
-            span = rt.heap.span_of(x)
-            gp.inflight = x  # live while an assist may park this goroutine
-            gc.charge(gp, span.elemsize if span is not None and size else 0)  # assist debt
-            gp.inflight = 0
-        elif rt.gc_controller.heap_live >= gc.trigger:
-            gc.start(forced=False, inflight=x)  # the heap trigger (gcTrigger{kind: heap})
+        if rt.gc.phase or rt.gc_controller.heap_live >= rt.gc.trigger:
+            rt.gc.after_alloc(gp, x, self._slot_size(x, size))
         return Ptr(x, to)
 
     def make(self, slice_type: str, n: int, cap: int | None = None) -> Slice:
@@ -501,14 +492,8 @@ class Goroutine:
         p = self.gp.p.id if self.gp.p else 0
         x = self.rt.mallocgc(size, elem if elem.ptr_bytes else None, p=p)
         gc = self.rt.gc
-        if gc.phase:
-            gc.allocated(x)
-            span = self.rt.heap.span_of(x)
-            self.gp.inflight = x
-            gc.charge(self.gp, span.elemsize if size and span is not None else 0)
-            self.gp.inflight = 0
-        elif self.rt.gc_controller.heap_live >= gc.trigger:
-            gc.start(forced=False, inflight=x)
+        if gc.phase or self.rt.gc_controller.heap_live >= gc.trigger:
+            gc.after_alloc(self.gp, x, self._slot_size(x, size))
         return Slice(Ptr(x, elem) if size else None, n, cap, elem, elem_expr)
 
     def load(self, obj: Any, field: str | int | None = None) -> Any:
@@ -540,7 +525,6 @@ class Goroutine:
         epoch = gp.epoch
         self._switch(gp)
         gp.epoch = epoch + 1
-        gp.ops += 1
         if self.rt.gc.check_each_step:
             self.rt.gc.check_invariant()
         if gp.p is not None:
@@ -654,6 +638,11 @@ class Goroutine:
         if isinstance(v, Slice) and v.data is not None:
             return Slice(Ptr(v.data.addr, v.data.to, -1), v.len, v.cap, v.elem, v.elem_expr)
         return v
+
+    def _slot_size(self, x: int, size: int) -> int:
+        """The bytes of the slot x was given (0 for zero-size objects at zerobase)."""
+        span = self.rt.heap.span_of(x) if size else None
+        return span.elemsize if span is not None else 0
 
     def _alloc_cost(self, size: int, t: Type) -> int:
         c = self.costs

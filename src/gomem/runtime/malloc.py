@@ -33,8 +33,8 @@ it becomes the current block only if it has more room left than the old
 one. Tiny allocations are counted in Mallocs (and Frees) one by one, but
 in HeapObjects and HeapAlloc only by block.
 
-Hot path: mallocgc_small_noscan and next_free_fast are written for speed
-(locals, no attribute chains, inlined nextFreeFast).
+Hot path: next_free_fast and small_slot are written for speed (locals,
+int bit tricks); every small path takes its slot through them.
 
 Simplified: no GC assist credit, no GC trigger, no heap profiling, no
 write barrier colouring of new objects (all arrive with the collector); no
@@ -46,10 +46,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gomem.runtime.mbitmap import MALLOC_HEADER_SIZE, write_heap_bits_small
-from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mheap import TINY_SPAN_CLASS, MSpan
 from gomem.runtime.sizeclasses import (
-    CLASS_TO_SIZE,
     MAX_SMALL_SIZE,
     SIZE_TO_CLASS8,
     SIZE_TO_CLASS128,
@@ -144,84 +142,49 @@ def mallocgc_tiny(rt: Runtime, size: int, c: MCache) -> int:
     return v
 
 
-def mallocgc_small_noscan(rt: Runtime, size: int, needzero: bool, c: MCache) -> int:
-    """mallocgcSmallNoscan: a slot of a pointer-free span (hot path)."""
+def size_class(size: int) -> int:
+    """size_to_class8 / size_to_class128 for a small size (1..32768), no checks."""
     if size <= 1016:
-        sizeclass = SIZE_TO_CLASS8[(size + 7) >> 3]
-    else:
-        sizeclass = SIZE_TO_CLASS128[(size - 1024 + 127) >> 7]
-    spc = sizeclass << 1 | 1
+        return SIZE_TO_CLASS8[(size + 7) >> 3]
+    return SIZE_TO_CLASS128[(size - 1024 + 127) >> 7]
+
+
+def small_slot(rt: Runtime, c: MCache, spc: int, needzero: bool) -> tuple[int, MSpan]:
+    """A free slot of span class spc: nextFreeFast, else nextFree (refilling the mcache);
+    cleared if its span may be dirty. Every small path takes its slot here."""
     s = c.alloc[spc]
-    # nextFreeFast, inlined.
-    x = 0
-    cache = s.alloc_cache
-    if cache:
-        bit = (cache & -cache).bit_length() - 1
-        result = s.freeindex + bit
-        if result < s.nelems:
-            freeidx = result + 1
-            if freeidx & 63 or freeidx == s.nelems:
-                s.alloc_cache = cache >> (bit + 1)
-                s.freeindex = freeidx
-                s.alloc_count += 1
-                x = result * s.elemsize + s.start_addr
+    x = next_free_fast(s)
     if x == 0:
         x, s, _ = c.next_free(spc)
     if needzero and s.needzero:
-        memclr(rt, x, CLASS_TO_SIZE[sizeclass])
+        memclr(rt, x, s.elemsize)
     s.free_index_for_scan = s.freeindex
-    return x
+    return x, s
+
+
+def mallocgc_small_noscan(rt: Runtime, size: int, needzero: bool, c: MCache) -> int:
+    """mallocgcSmallNoscan: a slot of a pointer-free span."""
+    return small_slot(rt, c, size_class(size) << 1 | 1, needzero)[0]
 
 
 def mallocgc_small_scan_no_header(
     rt: Runtime, size: int, typ: Type, needzero: bool, c: MCache
 ) -> int:
     """mallocgcSmallScanNoHeader: a slot of a scan span; pointer bits go in the span."""
-    sizeclass = SIZE_TO_CLASS8[(size + 7) >> 3]
-    spc = sizeclass << 1
-    s = c.alloc[spc]
-    # nextFreeFast, inlined (hot path).
-    x = 0
-    cache = s.alloc_cache
-    if cache:
-        bit = (cache & -cache).bit_length() - 1
-        result = s.freeindex + bit
-        if result < s.nelems:
-            freeidx = result + 1
-            if freeidx & 63 or freeidx == s.nelems:
-                s.alloc_cache = cache >> (bit + 1)
-                s.freeindex = freeidx
-                s.alloc_count += 1
-                x = result * s.elemsize + s.start_addr
-    if x == 0:
-        x, s, _ = c.next_free(spc)
-    if needzero and s.needzero:
-        memclr(rt, x, CLASS_TO_SIZE[sizeclass])
+    sizeclass = size_class(size)
+    x, s = small_slot(rt, c, sizeclass << 1, needzero)
     if sizeclass == 1:
         c.scan_alloc += 8  # the span's bits are already all ones
     else:
         c.scan_alloc += write_heap_bits_small(rt.process, s, x, size, typ)
-    s.free_index_for_scan = s.freeindex
     return x
 
 
 def mallocgc_small_scan_header(rt: Runtime, size: int, typ: Type, needzero: bool, c: MCache) -> int:
     """mallocgcSmallScanHeader: an 8-byte type pointer, then the object."""
-    size += MALLOC_HEADER_SIZE
-    if size <= 1016:
-        sizeclass = SIZE_TO_CLASS8[(size + 7) >> 3]
-    else:
-        sizeclass = SIZE_TO_CLASS128[(size - 1024 + 127) >> 7]
-    spc = sizeclass << 1
-    s = c.alloc[spc]
-    x = next_free_fast(s)
-    if x == 0:
-        x, s, _ = c.next_free(spc)
-    if needzero and s.needzero:
-        memclr(rt, x, CLASS_TO_SIZE[sizeclass])
+    x, s = small_slot(rt, c, size_class(size + MALLOC_HEADER_SIZE) << 1, needzero)
     rt.process.store64(x, rt.type_addr(typ))  # heapSetTypeSmallHeader
     c.scan_alloc += s.elemsize
-    s.free_index_for_scan = s.freeindex
     return x + MALLOC_HEADER_SIZE
 
 
@@ -240,8 +203,3 @@ def mallocgc_large(rt: Runtime, size: int, typ: Type | None, needzero: bool, c: 
         s.large_type = typ  # heapSetTypeLarge
         c.scan_alloc += s.elemsize
     return x
-
-
-def check_size(size: int) -> None:
-    if size < 0:
-        raise RuntimeThrow(f"mallocgc: negative size {size}")

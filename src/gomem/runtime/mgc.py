@@ -45,7 +45,7 @@ from gomem.runtime.mbitmap import type_pointers_of
 from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mgcmark import Marker, gcmarknewobject
 from gomem.runtime.mgcsweep import sweep_span
-from gomem.runtime.mheap import PAGE_SIZE, SpanState, arena_index
+from gomem.runtime.mheap import SpanState
 from gomem.runtime.proc import G, GStatus, P
 
 if TYPE_CHECKING:
@@ -126,11 +126,6 @@ def gctrace_line(r: CycleRecord, cpu_fraction: float, assist_ns: int, mark_ns: i
         f"{r.stacks >> 20} MB stacks, {r.globals >> 20} MB globals, {r.procs} P"
     )
     return line + (" (forced)" if r.forced else "")
-
-
-def arena_index_known(heap: object, p: int) -> bool:
-    """Is p inside one of the heap's arenas (not a stack, global or text address)?"""
-    return arena_index(p) in heap.arenas  # type: ignore[attr-defined]
 
 
 class Collector:
@@ -313,7 +308,7 @@ class Collector:
             self._scan_root_job(job)
         marker.drain()
         st = marker.stats
-        mark_ns = st.words_scanned * rt.costs.scan_word + st.objects_marked * rt.costs.mark_object
+        mark_ns = self._mark_cost(st.words_scanned, st.objects_marked)
         t_mark_term = int(self._cycle["t_mark"]) + mark_ns
         for p in rt.ps:  # the world stays stopped while marking: the time passes on every P
             p.clock_ns = max(p.clock_ns, t_mark_term)
@@ -385,9 +380,7 @@ class Collector:
         else:
             self.last_work = "no work left: mark termination"
             return False
-        costs = self.rt.costs
-        ns = (st.words_scanned - words) * costs.scan_word
-        ns += (st.objects_marked - objs) * costs.mark_object
+        ns = self._mark_cost(st.words_scanned - words, st.objects_marked - objs)
         self._mark_ns += ns
         if gp.p is not None:
             gp.p.clock_ns += ns
@@ -457,9 +450,7 @@ class Collector:
             else:
                 break
         done = (st.words_scanned - words0) * 8
-        costs = self.rt.costs
-        ns = (st.words_scanned - words0) * costs.scan_word
-        ns += (st.objects_marked - objs0) * costs.mark_object
+        ns = self._mark_cost(st.words_scanned - words0, st.objects_marked - objs0)
         self.assist_ns += ns
         if g.p is not None:
             g.p.clock_ns += ns
@@ -468,6 +459,24 @@ class Collector:
             # gcParkAssist: wait for the workers' credit (or the end of the cycle).
             self.assist_queue.append(g)
             self.rt.sched.park(g)
+
+    def _mark_cost(self, words: int, objects: int) -> int:
+        """Simulated ns of marking: scan_word per word scanned, mark_object per object."""
+        costs = self.rt.costs
+        return words * costs.scan_word + objects * costs.mark_object
+
+    def after_alloc(self, g: G, x: int, nbytes: int) -> None:
+        """What mallocgc does for the collector once x (a slot of nbytes) is allocated
+        by g: during mark, allocate black and charge g's assist debt (x is live in g's
+        registers meanwhile, so a parked assist keeps it as a root); otherwise test
+        the heap trigger."""
+        if self.phase:
+            self.allocated(x)
+            g.inflight = x
+            self.charge(g, nbytes)
+            g.inflight = 0
+        elif self.rt.gc_controller.heap_live >= self.trigger:
+            self.start(forced=False, inflight=x)  # gcTrigger{kind: gcTriggerHeap}
 
     def allocated(self, x: int) -> None:
         """An object allocated during mark is black (gcmarknewobject)."""
@@ -621,7 +630,7 @@ class Collector:
         out = []
         for w in type_pointers_of(rt.process, s, base, rt.type_at):
             v = rt.process.load64(w)
-            if v and arena_index_known(rt.heap, v):
+            if v and rt.heap.in_arena(v):
                 found = self.marker.find_object(v) if self.marker is not None else None
                 if found is not None:
                     out.append(found[2])
@@ -740,7 +749,7 @@ class Collector:
         while work:
             item, is_value, where = work.pop()
             p = item if is_value else load64(item)
-            if not p or arena_index_known(heap, p) is False:
+            if not p or not heap.in_arena(p):
                 continue
             s = heap.span_of(p)
             if s is not None and s.state == SpanState.MANUAL:
@@ -762,13 +771,5 @@ class Collector:
                 work.append((w, False, f"object {base:#x}"))
         return problems, seen
 
-    def marked_bytes_of_live_spans(self) -> int:
-        """Bytes of allocated blocks in in-use heap spans (after a full sweep: the marked ones)."""
-        total = 0
-        for s in self.rt.heap.spans():
-            if s.state == SpanState.IN_USE:
-                total += s.allocated_slots().bit_count() * s.elemsize
-        return total
 
-
-__all__ = ["PAGE_SIZE", "Collector", "CycleRecord", "GCPhase", "fmt_ns_as_ms", "gctrace_line"]
+__all__ = ["Collector", "CycleRecord", "GCPhase", "fmt_ns_as_ms", "gctrace_line"]

@@ -380,6 +380,10 @@ class MHeap:
         self.memstats.heap_stats.released += size
         self.pages.grow(v, size)
 
+    def in_arena(self, p: int) -> bool:
+        """Is p inside one of the heap's arenas (not a global, a text or an OS address)?"""
+        return arena_index(p) in self.arenas
+
     def span_of(self, p: int) -> MSpan | None:
         """spanOf: the span holding address p, or None outside the heap arenas."""
         ha = self.arenas.get(arena_index(p))

@@ -78,6 +78,17 @@ class MStats:
         self.gc_misc_sys = SysMemStat("GCSys")
         self.other_sys = SysMemStat("OtherSys")
 
+    def sys_total(self) -> int:
+        """The OS memory of every purpose but the heap's (the sysStats of metrics.go)."""
+        return (
+            self.stacks_sys.nbytes
+            + self.mspan_sys.nbytes
+            + self.mcache_sys.nbytes
+            + self.buckhash_sys.nbytes
+            + self.gc_misc_sys.nbytes
+            + self.other_sys.nbytes
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SizeClassStats:
@@ -152,12 +163,7 @@ def total_mapped(rt: Runtime) -> int:
         gc.heap_in_use.nbytes
         + gc.heap_free.nbytes
         + gc.heap_released.nbytes
-        + ms.stacks_sys.nbytes
-        + ms.mspan_sys.nbytes
-        + ms.mcache_sys.nbytes
-        + ms.buckhash_sys.nbytes
-        + ms.gc_misc_sys.nbytes
-        + ms.other_sys.nbytes
+        + ms.sys_total()
         + hs.in_stacks
         + hs.in_work_bufs
         + hs.in_ptr_scalar_bits
@@ -271,14 +277,5 @@ def read_metrics(rt: Runtime) -> dict[str, int]:
         "/memory/classes/other:bytes": ms.other_sys.nbytes,
         "/memory/classes/profiling/buckets:bytes": ms.buckhash_sys.nbytes,
     }
-    out["/memory/classes/total:bytes"] = (
-        hs.committed
-        + hs.released
-        + ms.stacks_sys.nbytes
-        + ms.mspan_sys.nbytes
-        + ms.mcache_sys.nbytes
-        + ms.buckhash_sys.nbytes
-        + ms.gc_misc_sys.nbytes
-        + ms.other_sys.nbytes
-    )
+    out["/memory/classes/total:bytes"] = hs.committed + hs.released + ms.sys_total()
     return out

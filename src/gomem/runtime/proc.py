@@ -104,12 +104,10 @@ class G:
     frames: list[Frame] = field(default_factory=list)  # innermost last
     p: P | None = None  # the P running it
     slice_start_ns: int = 0  # P clock when its current time slice began
-    ops: int = 0  # operations performed
     gc_assist_bytes: int = 0  # assist credit (the collector uses it)
     glet: Any = None  # the greenlet running its body
     fresh: bool = True  # chosen to run, not yet started
     epoch: int = 0  # operations begun (the program API's precise-roots check uses it)
-    result: Any = None  # what its body returned
     fault_mark: int = 0  # the process's minor-fault count when it last resumed
     addr: int = 0  # the g record in the heap (malg's new(g)); kept when the G is reused
     stack_scanned: bool = False  # this cycle's mark has scanned its stack (black stack)
@@ -396,10 +394,7 @@ class Sched:
     def start(self, g: G, body: Callable[[], Any]) -> None:
         """Give g a greenlet that runs body; the scheduler will switch to it."""
 
-        def run() -> None:
-            g.result = body()
-
-        g.glet = greenlet.greenlet(run, parent=self.main)
+        g.glet = greenlet.greenlet(body, parent=self.main)
         g.fresh = True
 
     def switch_point(self, g: G) -> None:

@@ -111,7 +111,6 @@ class Runtime:
         top = self.process.mm.start_stack
         self.g0 = G(0, "g0", Stack(top - G0_STACK_SIZE + 1024, top), 0, top)
         self.write_barrier_enabled = False  # writeBarrier.enabled; the collector sets it
-        self.barrier_stores = 0  # pointer stores that ran the write barrier
         self.pointer_stores = 0  # pointer stores into heap objects and globals
         self.stack_copies = 0  # copystack calls (growth and shrinking)
         self.goroutines_created = 0  # `go` statements and main (system goroutines excluded)
@@ -191,8 +190,6 @@ class Runtime:
         g.stack_scanned = self.gc.phase != 0  # a goroutine born during mark has a black stack
         g.sched_sp = g.stack.hi
         g.frames = []
-        g.ops = 0
-        g.result = None
         self.sched.allgs.append(g)
         self.sched.start(g, lambda: body(g))
         self.sched.make_runnable(g)
@@ -268,7 +265,6 @@ class Runtime:
         """A compiled pointer store into the heap or a global: barrier, then the store."""
         self.pointer_stores += 1
         if self.write_barrier_enabled:
-            self.barrier_stores += 1
             marker = self.gc.marker
             if marker is not None:
                 old = self.process.load64(slot)

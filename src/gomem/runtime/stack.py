@@ -248,10 +248,6 @@ class Frame:
     base: int = 0  # == stack.hi - depth, kept by copystack
 
 
-def frame_base(gp: GStack, fr: Frame) -> int:
-    return gp.stack.hi - fr.depth
-
-
 class GStack(Protocol):
     """The stack part of a g (proc.G): bounds, guard, stack pointer and frames."""
 
