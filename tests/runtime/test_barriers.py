@@ -22,7 +22,7 @@ from gomem.runtime.mem_linux import RuntimeThrow
 def run_race(mode: str):
     race = importlib.reload(race_module)
     return race.prog.run(
-        gomaxprocs=2,
+        gomaxprocs=race.PROCS,
         policy="script",
         script=race.script(mode),
         barrier=mode,
@@ -112,7 +112,7 @@ def test_the_per_step_check_catches_a_barrier_that_does_nothing(mode: str, messa
     race = importlib.reload(race_module)
     with pytest.raises(RuntimeThrow, match=message):
         race.prog.run(
-            gomaxprocs=2,
+            gomaxprocs=race.PROCS,
             policy="script",
             script=race.script(mode),
             barrier=Broken(mode),

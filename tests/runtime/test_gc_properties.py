@@ -93,7 +93,11 @@ def _none_loses(race: bool, mutators, seed: int) -> bool:
         if race:
             mod = importlib.reload(race_module)
             mod.prog.run(
-                gomaxprocs=2, policy="script", script=mod.script("none"), barrier="none", check=True
+                gomaxprocs=mod.PROCS,
+                policy="script",
+                script=mod.script("none"),
+                barrier="none",
+                check=True,
             )
         else:
             build(mutators).run(

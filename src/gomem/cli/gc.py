@@ -102,20 +102,28 @@ def run_sweepgen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who(row: dict[str, Any]) -> str:
+    return f"{row['goroutine']} ({row['worker']})" if row.get("worker") else row["goroutine"]
+
+
 class _Recorder(Policy):
     """The demo's script, recording the objects' colours before each step."""
 
     free_when_alone = False
 
-    def __init__(self, steps: Sequence[int | str], snapshot: Any) -> None:
+    def __init__(self, steps: Sequence[int | str], snapshot: Any, mode_of: Any) -> None:
         self.script = Script(steps)
+        self.mode_of = mode_of
         self.snapshot = snapshot
         self.rows: list[dict[str, Any]] = []
 
     def choose(self, running: Sequence[G], step: int) -> G:
         self.snapshot(self.rows)
         g = self.script.choose(running, step)
-        self.rows.append({"step": step, "goroutine": g.name})
+        row = {"step": step, "goroutine": g.name}
+        if g.system and g.name == "gcBgMarkWorker":  # which kind of worker this stint is
+            row["worker"] = self.mode_of(g)
+        self.rows.append(row)
         return g
 
 
@@ -155,8 +163,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 )
             last["colours"] = {k: rt.gc.colour(a) for k, a in objects.items()}
 
-    recorder = _Recorder(race.script(args.barrier), snapshot)
-    rt = Runtime(gomaxprocs=2, policy=recorder)
+    recorder = _Recorder(
+        race.script(args.barrier), snapshot, lambda g: rt_box["rt"].gc.worker_mode.get(g.goid, "")
+    )
+    rt = Runtime(gomaxprocs=race.PROCS, policy=recorder)
     rt_box["rt"] = rt
     try:
         race.prog.run(runtime=rt, barrier=args.barrier, debug=True)
@@ -183,13 +193,15 @@ def run_demo(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2))
         return 0
-    print(f"The lost-object race, write barrier: {args.barrier} (2 Ps, scripted schedule)")
+    print(
+        f"The lost-object race, write barrier: {args.barrier} ({race.PROCS} Ps, scripted schedule)"
+    )
     print("  ".join(f"{k}={a:#x}" for k, a in objects.items()))
-    print(f"{'step':>4}  {'goroutine':<15} {'what it did':<44} X      Y      Z")
+    print(f"{'step':>4}  {'goroutine':<26} {'what it did':<44} X      Y      Z")
     for row in recorder.rows:
         c = row.get("colours", {})
         print(
-            f"{row['step']:>4}  {row['goroutine']:<15} {row.get('did', ''):<44} "
+            f"{row['step']:>4}  {_who(row):<26} {row.get('did', ''):<44} "
             f"{c.get('X', '-'):<6} {c.get('Y', '-'):<6} {c.get('Z', '-'):<6}"
         )
     print(

@@ -115,6 +115,8 @@ class MCache:
         """allocLarge: a span of its own for an object of size bytes (> 32 KiB)."""
         npages = -(-size // PAGE_SIZE)
         spc = make_span_class(0, noscan)
+        if self.heap.sweep_credit is not None:
+            self.heap.sweep_credit(npages << PAGE_SHIFT, npages)
         s = self.heap.alloc(npages, spc, self)
         if s is None:
             raise RuntimeThrow(f"out of memory: cannot allocate {size}-byte block")

@@ -92,6 +92,8 @@ class MCentral:
 
     def cache_span(self, pp: MCache | None = None) -> MSpan | None:
         """cacheSpan: a span with at least one free slot, for an mcache."""
+        if self.heap.sweep_credit is not None:  # deductSweepCredit(spanBytes, 0)
+            self.heap.sweep_credit(CLASS_TO_ALLOCNPAGES[self.spanclass >> 1] << PAGE_SHIFT, 0)
         sg = self.heap.sweepgen
         s = self.partial_swept(sg).pop()
         if s is None:

@@ -15,16 +15,22 @@ runtime.GC() runs a whole cycle and then finishes the sweep before it
 returns, so afterwards HeapAlloc is exactly the bytes of the marked
 blocks (nothing was allocated since mark termination).
 
-Marking is concurrent: after the stop-the-world sweep termination a mark
-worker (a system goroutine the scheduler runs beside the mutators) does
-one unit of work per scheduled step -- a root job (the globals, the g
-records, or one goroutine's stack), one grey object, or a write-barrier
-buffer flush -- while the mutators run with the write barrier on and
-their new objects allocated black. When the work is gone, the worker
-runs mark termination. With stop_the_world_mark (GODEBUG=gcstoptheworld=1),
-or runtime.GC() outside a running program, the mark runs with the world
-stopped instead. Pause lengths and mark time come from the cost table:
-stw_base per stop, scan_word per word scanned, mark_object per object.
+Marking is concurrent: after the stop-the-world sweep termination the
+mutators run with the write barrier on and their new objects allocated
+black, beside mark workers on the Ps. There is one gcBgMarkWorker G per
+P; whenever a P schedules, findRunnableGCWorker may give it a dedicated
+worker (25% of GOMAXPROCS, rounded) or a fractional one (when rounding is
+too far off, while the P is behind its share), and an idle P runs an idle
+worker. A worker does one unit of work per scheduled step -- a root job
+(the globals, the g records, or one goroutine's stack), one grey object,
+or its P's write-barrier buffer flush -- until it runs out of work (or, if
+fractional, is past its share; if idle, a goroutine wants the P). The last
+worker out of work runs gcMarkDone: flush every P's buffers, and if
+nothing turns up, mark termination. With stop_the_world_mark
+(GODEBUG=gcstoptheworld=1), or runtime.GC() outside a running program,
+the mark runs with the world stopped instead. Pause lengths and mark
+time come from the cost table: stw_base per stop, scan_word per word
+scanned, mark_object per object.
 
 The gctrace line is Go's, field for field:
 `gc N @T.TTTs U%: a+b+c ms clock, d+e/f/g+h ms cpu, X->Y->Z MB,
@@ -45,7 +51,7 @@ from gomem.runtime.mbitmap import type_pointers_of
 from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mgcmark import Marker, gcmarknewobject
 from gomem.runtime.mgcsweep import sweep_span
-from gomem.runtime.mheap import SpanState
+from gomem.runtime.mheap import PAGE_SIZE, SpanState
 from gomem.runtime.proc import G, GStatus, P
 
 if TYPE_CHECKING:
@@ -54,7 +60,9 @@ if TYPE_CHECKING:
 
 FORCE_GC_PERIOD = 2 * 60 * 1_000_000_000  # forcegcperiod: 2 minutes, in ns
 GC_OVER_ASSIST_WORK = 64 << 10  # gcOverAssistWork: an assist does at least 64 KiB of work
+DRAIN_CHECK_THRESHOLD = 100_000  # drainCheckThreshold: scan work between idle/fractional checks
 MAX_TIME = 1 << 62
+MAX_INT64 = (1 << 63) - 1
 
 
 class GCPhase(IntEnum):
@@ -78,6 +86,9 @@ class CycleRecord:
     goal: int  # the heap goal of this cycle
     stacks: int  # bytes of goroutine stacks scanned
     globals: int  # bytes of globals scanned
+    assist_ns: int  # mark assist CPU time
+    mark_ns: int  # dedicated + fractional mark workers' CPU time
+    idle_ns: int  # idle mark workers' CPU time
     procs: int  # GOMAXPROCS
     forced: bool  # runtime.GC() or debug.FreeOSMemory
     objects_marked: int
@@ -109,15 +120,15 @@ def fmt_ns_as_ms(ns: int) -> str:
     return itoa_div(x, dec)
 
 
-def gctrace_line(r: CycleRecord, cpu_fraction: float, assist_ns: int, mark_ns: int) -> str:
+def gctrace_line(r: CycleRecord, cpu_fraction: float) -> str:
     """One GODEBUG=gctrace=1 line for cycle r."""
     marks = (r.t_sweep_term, r.t_mark, r.t_mark_term, r.t_end)
     clock = "+".join(fmt_ns_as_ms(b - a) for a, b in zip(marks, marks[1:], strict=False))
     stw1 = r.procs * (r.t_mark - r.t_sweep_term)
     stw2 = r.procs * (r.t_end - r.t_mark_term)
     cpu = (
-        f"{fmt_ns_as_ms(stw1)}+{fmt_ns_as_ms(assist_ns)}/{fmt_ns_as_ms(mark_ns)}/"
-        f"{fmt_ns_as_ms(0)}+{fmt_ns_as_ms(stw2)}"
+        f"{fmt_ns_as_ms(stw1)}+{fmt_ns_as_ms(r.assist_ns)}/{fmt_ns_as_ms(r.mark_ns)}/"
+        f"{fmt_ns_as_ms(r.idle_ns)}+{fmt_ns_as_ms(stw2)}"
     )
     line = (
         f"gc {r.n} @{itoa_div(r.t_sweep_term // 1_000_000, 3)}s {int(cpu_fraction * 100)}%: "
@@ -146,11 +157,12 @@ class Collector:
         self._cycle: dict[str, int | bool] = {}  # this cycle's times and sizes so far
         self.worker_ps: dict[int, P] = {}  # the P of each system goroutine, by id (clocks only)
         self.sweep_done = True  # no span is left to sweep (sweepone found none)
-        self._mark_g: G | None = None  # the mark worker's G, made at the first cycle
+        self.worker_pool: list[G] = []  # gcBgMarkWorkerPool: mark workers not running
+        self.active_workers = 0  # mark workers running now (nproc - nwait)
+        self.worker_mode: dict[int, str] = {}  # goid -> mode of a worker's latest stint
         self.bg_scan_credit = 0  # scan work done by the worker, not yet used by assists
         self.assist_queue: list[G] = []  # goroutines parked in an assist, waiting for credit
         self.assists = 0  # gcAssistAlloc calls this run
-        self.assist_ns = 0  # time spent assisting this cycle (gctrace's assist CPU)
         self._sweep_g: G | None = None  # the background sweeper's G
         self.check_after_cycle = False  # --check: walk the heap after each cycle
         self.check_each_step = False  # check the barrier's invariant before every step
@@ -170,6 +182,7 @@ class Collector:
     def set_gc_percent(self, percent: int) -> None:
         """GOGC / debug.SetGCPercent: a negative value turns the collector off."""
         self.rt.gc_controller.set_gc_percent(percent)
+        self.pace_sweeper(self.rt.gc_controller.trigger())
         if percent < 0:
             self.periodic_deadline = MAX_TIME
         elif self.cycles:
@@ -179,7 +192,7 @@ class Collector:
         """sysmon's forced GC: start a cycle if 2 minutes passed since the last one ended."""
         if now_ns > self.periodic_deadline and self.phase == GCPhase.OFF:
             self.periodic_deadline = MAX_TIME
-            self.start(forced=False)
+            self.start(forced=False, periodic=True)
 
     @property
     def trigger(self) -> int:
@@ -206,6 +219,40 @@ class Collector:
                     return True, npages if sweep_span(heap, s, preserve=False) else 0
         self.sweep_done = True
         return False, 0
+
+    def pace_sweeper(self, trigger: int) -> None:
+        """gcPaceSweeper: sweep every in-use page by the time heap_live reaches the
+        trigger (less a 1 MiB margin): set the pages to sweep per byte allocated."""
+        heap = self.rt.heap
+        if self.sweep_done:
+            heap.sweep_pages_per_byte = 0.0
+            return
+        live_basis = self.rt.gc_controller.heap_live
+        if trigger > MAX_INT64:  # Go converts the uint64 trigger to int64 (off: -1)
+            trigger -= 1 << 64
+        heap_distance = max(trigger - live_basis - (1 << 20), PAGE_SIZE)
+        sweep_distance = heap.pages_in_use - heap.pages_swept
+        if sweep_distance <= 0:
+            heap.sweep_pages_per_byte = 0.0
+            return
+        heap.sweep_pages_per_byte = sweep_distance / heap_distance
+        heap.sweep_heap_live_basis = live_basis
+        heap.pages_swept_basis = heap.pages_swept
+
+    def deduct_sweep_credit(self, span_bytes: int, caller_sweep_pages: int) -> None:
+        """deductSweepCredit: before a span of span_bytes is allocated, sweep until the
+        pages swept keep pace with the bytes allocated since the rate was set."""
+        heap = self.rt.heap
+        if heap.sweep_pages_per_byte == 0:
+            return
+        live = self.rt.gc_controller.heap_live
+        new_heap_live = span_bytes + max(live - heap.sweep_heap_live_basis, 0)
+        target = int(heap.sweep_pages_per_byte * new_heap_live) - caller_sweep_pages
+        while target > heap.pages_swept - heap.pages_swept_basis:
+            swept, _ = self.sweepone()
+            if not swept:
+                heap.sweep_pages_per_byte = 0.0
+                return
 
     def reclaim(self, npages: int) -> None:
         """mheap.reclaim: before allocating npages while sweeping is unfinished, sweep
@@ -246,7 +293,7 @@ class Collector:
 
     # -- the phases ------------------------------------------------------------
 
-    def _sweep_termination(self, forced: bool) -> None:
+    def _sweep_termination(self, forced: bool, *, periodic: bool = False) -> None:
         """gcStart up to the mark phase: finish sweeping, flush the mcaches (STW),
         enable the write barrier."""
         rt = self.rt
@@ -259,14 +306,20 @@ class Collector:
         self.marker = Marker(rt)
         self.phase = GCPhase.MARK
         rt.write_barrier_enabled = True
-        if self._mark_g is None:  # gcBgMarkStartWorkers, and bgsweep's G: allocated black
-            self._mark_g = rt.system_g("gcBgMarkWorker")
+        if self._sweep_g is None:  # gcBgMarkStartWorkers (one per P), bgsweep: allocated black
+            for _ in rt.ps:
+                w = rt.system_g("gcBgMarkWorker")
+                w.goid = sched.new_goid()
+                self.worker_pool.append(w)
+            self.worker_pool.reverse()  # the first worker made is the first one taken
             self._sweep_g = rt.system_g("bgsweep")
+        for p in rt.ps:
+            p.gc_fractional_mark_ns = 0
         for g in sched.allgs:
             g.stack_scanned = False
             g.gc_assist_bytes = 0  # each cycle starts without credit or debt
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
-        rt.gc_controller.start_cycle(sched.now, len(rt.ps))
+        rt.gc_controller.start_cycle(sched.now, len(rt.ps), periodic=periodic)
         if self.check_after_cycle:
             # Blocks no root reaches now can never be reached again: they must stay white.
             self._unreachable_at_start = self.allocated_blocks() - self._walk()[1]
@@ -312,11 +365,12 @@ class Collector:
         t_mark_term = int(self._cycle["t_mark"]) + mark_ns
         for p in rt.ps:  # the world stays stopped while marking: the time passes on every P
             p.clock_ns = max(p.clock_ns, t_mark_term)
-        return self._mark_termination(mark_ns)
+        rt.gc_controller.dedicated_mark_time = mark_ns  # gcstoptheworld: all Ps dedicated
+        return self._mark_termination()
 
-    def start(self, *, forced: bool, inflight: int = 0) -> None:
-        """gcStart, concurrent: STW sweep termination, then mark workers run beside the
-        mutators until the work runs out; the last one runs mark termination.
+    def start(self, *, forced: bool, inflight: int = 0, periodic: bool = False) -> None:
+        """gcStart, concurrent: STW sweep termination, then mark workers run on the Ps
+        beside the mutators until the work runs out; the last one runs mark termination.
 
         inflight is the object whose allocation triggered the cycle: in Go it is in the
         allocating goroutine's registers, live; here it is marked black at once.
@@ -327,7 +381,7 @@ class Collector:
             self.run_cycle(forced=forced)
             return
         rt = self.rt
-        self._sweep_termination(forced)
+        self._sweep_termination(forced, periodic=periodic)
         if inflight:
             found = self.marker.find_object(inflight) if self.marker is not None else None
             if found is not None:
@@ -340,23 +394,130 @@ class Collector:
                 self._scanstack(g)
         else:
             self.root_jobs.extend(gs)  # one goroutine's stack at a time
-        self._mark_ns = 0
-        assert self._mark_g is not None
-        rt.start_system_g(self._mark_g, self._worker, self._worker_p(1000))
+        # The world starts again: every P goes through schedule(), where
+        # findRunnableGCWorker hands out the dedicated and fractional workers.
+        sched = rt.sched
+        sched.gc_worker = self.find_runnable_gc_worker
+        sched.idle_worker = self.find_idle_gc_worker
+        sched.resched = list(rt.ps)
 
-    def _worker(self, gp: G) -> None:
-        """gcBgMarkWorker: one unit of mark work per scheduled operation."""
-        sched = self.rt.sched
+    # -- the mark workers ----------------------------------------------------------
+
+    def mark_work_available(self, p: P | None) -> bool:
+        """gcMarkWorkAvailable: root jobs left, grey objects in the global list, or
+        (p given) in p's gcWork."""
+        marker = self.marker
+        if marker is None:
+            return False
+        if self.root_jobs or marker.queues.full:
+            return True
+        if p is None:
+            return False
+        gcw = marker.gcws.get(p.id)
+        return gcw is not None and not gcw.empty()
+
+    def _run_worker(self, p: P, mode: str) -> G:
+        """Take a worker G from the pool and start it in mode on p."""
+        gp = self.worker_pool.pop()
+        self.active_workers += 1
+        self.rt.sched.start(gp, lambda: self._worker(gp, p, mode))
+        gp.stack_scanned = True  # a mark worker's stack holds no heap pointers
+        self.worker_mode[gp.goid] = mode
+        return gp
+
+    def find_runnable_gc_worker(self, p: P) -> G | None:
+        """findRunnableGCWorker: a dedicated worker while one is still needed, else a
+        fractional one if p is behind the fractional goal, else none."""
+        if self.phase != GCPhase.MARK or not self.worker_pool:
+            return None
+        if not self.mark_work_available(p):
+            return None
+        ctl = self.rt.gc_controller
+        if ctl.dedicated_mark_workers_needed > 0:
+            ctl.dedicated_mark_workers_needed -= 1
+            return self._run_worker(p, "dedicated")
+        if ctl.fractional_utilization_goal == 0:
+            return None
+        # Is p behind the goal? ("now" is p's own clock: the model's Ps keep their own.)
+        delta = p.clock_ns - ctl.cycle_start_ns
+        if delta > 0 and p.gc_fractional_mark_ns / delta > ctl.fractional_utilization_goal:
+            return None
+        return self._run_worker(p, "fractional")
+
+    def find_idle_gc_worker(self, p: P) -> G | None:
+        """findRunnable's last resort: an idle P runs an idle mark worker."""
+        if self.phase != GCPhase.MARK or not self.worker_pool:
+            return None
+        if not self.mark_work_available(p) or not self.rt.gc_controller.add_idle_mark_worker():
+            return None
+        p.clock_ns = max(p.clock_ns, self.rt.sched.now)  # the idle P wakes up now
+        return self._run_worker(p, "idle")
+
+    def _poll_fractional_exit(self, p: P, start_ns: int) -> bool:
+        """pollFractionalWorkerExit: stop once over 1.2 x the fractional goal."""
+        ctl = self.rt.gc_controller
+        delta = p.clock_ns - ctl.cycle_start_ns
+        if delta <= 0:
+            return True
+        self_time = p.gc_fractional_mark_ns + (p.clock_ns - start_ns)
+        return self_time / delta > 1.2 * ctl.fractional_utilization_goal
+
+    def _worker(self, gp: G, p: P, mode: str) -> None:
+        """gcBgMarkWorker, one stint on p: drain (one unit of work per scheduled
+        step) until no work is left, or, for a fractional worker, its share is
+        used up, or, for an idle one, a goroutine is waiting for a P (pollWork).
+        Then account the time; the last worker out of work finishes the mark."""
+        sched, ctl = self.rt.sched, self.rt.gc_controller
+        marker = self.marker
+        assert marker is not None
+        start_ns = p.clock_ns
+        check_at = marker.stats.words_scanned * 8 + DRAIN_CHECK_THRESHOLD
         while True:
             sched.switch_point(gp)
             if self.check_each_step:
                 self.check_invariant()  # after whatever step came before this one
+            if self.phase != GCPhase.MARK:
+                break
+            was_root = bool(self.root_jobs)
             if not self._mark_step(gp):
                 break
-        self._mark_termination(self._mark_ns)
+            # gcDrain's check, for the workers that stop early: after each root job
+            # and after every drainCheckThreshold bytes of scan work.
+            if mode != "dedicated" and (was_root or marker.stats.words_scanned * 8 >= check_at):
+                check_at = marker.stats.words_scanned * 8 + DRAIN_CHECK_THRESHOLD
+                if mode == "fractional" and self._poll_fractional_exit(p, start_ns):
+                    break
+                if mode == "idle" and sched.runq:  # pollWork: a goroutine wants the P
+                    break
+        duration = p.clock_ns - start_ns
+        ctl.mark_worker_stop(mode, duration)
+        if mode == "fractional":
+            p.gc_fractional_mark_ns += duration
+        self.active_workers -= 1
+        self.worker_pool.append(gp)
+        # The last worker out, with no work anywhere: gcMarkDone.
+        last = self.active_workers == 0 and self.phase == GCPhase.MARK
+        if last and not self.mark_work_available(None):
+            self._mark_done()
+
+    def _mark_done(self) -> None:
+        """gcMarkDone: flush every P's write-barrier buffer and gcWork (the ragged
+        barrier); if that found grey objects, marking goes on, else mark termination."""
+        marker = self.marker
+        assert marker is not None
+        if self.barrier.pending() or marker.has_grey():
+            self.barrier.flush_all(marker)
+            marker.flush_all()
+            self.last_work = "mark done? flushed every P's buffers: work found, marking goes on"
+            if marker.has_grey():
+                for p in self.rt.ps:  # the Ps take up the work at their next schedule()
+                    self.rt.sched.resched.append(p)
+                return
+        self.last_work = "no work left: mark termination"
+        self._mark_termination()
 
     def _mark_step(self, gp: G) -> bool:
-        """One unit of mark work: a root job, one grey object, or a barrier flush."""
+        """One unit of mark work from p's gcWork, the global list or the root jobs."""
         marker = self.marker
         assert marker is not None
         st = marker.stats
@@ -371,17 +532,13 @@ class Collector:
         elif obj := marker.pop():
             marker.scanobject(obj)
             self.last_work = f"scan object {obj:#x}"
-        elif self.barrier.pending():
-            self.barrier.flush_all(marker)
-            self.last_work = "flush write-barrier buffers"
-        elif marker.has_grey():
-            marker.flush_all()  # other contexts' buffers go to the global list
-            self.last_work = "flush every P's gcWork to the global list"
+        elif gp.p is not None and self.barrier.buffers.get(gp.p.id):
+            self.barrier.flush(marker, gp.p.id)  # wbBufFlush: this P's buffer, then retry
+            self.last_work = "flush this P's write-barrier buffer"
         else:
-            self.last_work = "no work left: mark termination"
+            self.last_work = "no work for this P"
             return False
         ns = self._mark_cost(st.words_scanned - words, st.objects_marked - objs)
-        self._mark_ns += ns
         if gp.p is not None:
             gp.p.clock_ns += ns
         self._flush_bg_credit(8 * (st.words_scanned - words))  # scan work: bytes scanned
@@ -451,10 +608,12 @@ class Collector:
                 break
         done = (st.words_scanned - words0) * 8
         ns = self._mark_cost(st.words_scanned - words0, st.objects_marked - objs0)
-        self.assist_ns += ns
+        ctl.assist_time += ns
         if g.p is not None:
             g.p.clock_ns += ns
         g.gc_assist_bytes += 1 + int(bytes_per_work * done) if work_per_byte else debt
+        if self.active_workers == 0 and not self.mark_work_available(None):
+            self._mark_done()  # this assist took the last of the work
         if g.gc_assist_bytes < 0 and self.phase == GCPhase.MARK:
             # gcParkAssist: wait for the workers' credit (or the end of the cycle).
             self.assist_queue.append(g)
@@ -485,7 +644,7 @@ class Collector:
             if s is not None:
                 gcmarknewobject(self.marker, s, x)
 
-    def _mark_termination(self, mark_ns: int) -> CycleRecord:
+    def _mark_termination(self) -> CycleRecord:
         """gcMarkDone + gcMarkTermination (STW), then the sweep."""
         rt = self.rt
         sched, costs, heap = rt.sched, rt.costs, rt.heap
@@ -495,6 +654,7 @@ class Collector:
         t_mark_term = sched.now
         heap1 = rt.gc_controller.heap_live
         self.phase = GCPhase.MARK_TERMINATION
+        sched.gc_worker = sched.idle_worker = None  # no more mark workers
         sched.stop_the_world("GC mark termination", costs.stw_base)
         if self.barrier.mode == "dijkstra":
             for g in sched.allgs:  # insertion barrier: rescan every stack, world stopped
@@ -522,6 +682,7 @@ class Collector:
         goal = ctl.last_heap_goal
         ctl.end_cycle(st.bytes_marked)
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
+        heap.pages_swept = 0  # gcSweep: a new sweep cycle
         if self.lazy_sweep and self.rt.sched.current is not None:
             # Sweep lazily: allocation (mcentral.cache_span, mheap.reclaim) and the
             # background sweeper take the spans one by one from now on.
@@ -532,13 +693,16 @@ class Collector:
                 rt.start_system_g(self._sweep_g, self._bgsweep, self._worker_p(1001))
         else:
             spans, pages = self.finish_sweep()
+        self.pace_sweeper(ctl.trigger())  # gcControllerCommit -> gcPaceSweeper
         for c in rt.mcaches:
             rt.stackalloc.cache_release_all(c)  # stackcache_clear
         rt.next_gc = ctl.heap_goal()
         # gcTrigger{kind: gcTriggerTime}: only with GOGC on, and only after a first cycle.
         self.periodic_deadline = t_end + FORCE_GC_PERIOD if ctl.gc_percent >= 0 else MAX_TIME
         t0 = int(self._cycle["t0"])
-        self.gc_cpu_ns += procs * (int(self._cycle["t_mark"]) - t0) + mark_ns
+        mark_ns = ctl.dedicated_mark_time + ctl.fractional_mark_time
+        # GCCPUFraction counts pauses, assists and dedicated/fractional marking, not idle.
+        self.gc_cpu_ns += procs * (int(self._cycle["t_mark"]) - t0) + mark_ns + ctl.assist_time
         self.gc_cpu_ns += procs * (t_end - t_mark_term)
         record = CycleRecord(
             n=len(self.cycles) + 1,
@@ -552,6 +716,9 @@ class Collector:
             goal=goal,
             stacks=sum(g.stack.hi - g.sched_sp for g in sched.allgs if g.frames),
             globals=sum(t.size for _, _, t in rt.globals),
+            assist_ns=ctl.assist_time,
+            mark_ns=mark_ns,
+            idle_ns=ctl.idle_mark_time,
             procs=procs,
             forced=bool(self._cycle["forced"]),
             objects_marked=st.objects_marked,
@@ -563,9 +730,7 @@ class Collector:
         self.marker = None
         if self.gctrace:
             total = max(sched.now * procs, 1)
-            self.trace.append(gctrace_line(record, self.gc_cpu_ns / total, self.assist_ns, mark_ns))
-        self.gc_cpu_ns += self.assist_ns
-        self.assist_ns = 0
+            self.trace.append(gctrace_line(record, self.gc_cpu_ns / total))
         if self.check_after_cycle:
             problems = self.check_reachable()
             if problems:

@@ -7,12 +7,15 @@ The seam, as Go's collector uses it. The collector *asks*: trigger()
 workers() (dedicated mark workers and the fractional share) and
 assist_work_per_byte. It *tells*: start_cycle(now, procs) when mark
 begins, revise() as heap_live and the scan work change during mark,
-update() on every mcache refill and flush, end_cycle(heap_marked, ...)
+update() on every mcache refill and flush, mark_worker_stop(mode, ns)
+when a worker stops (and assist_time as assists run), end_cycle(heap_marked, ...)
 at mark termination, and commit() when GOGC changes. The plain
 controller here: goal = heap marked x (1 + GOGC/100), at least 4 MiB x
 GOGC/100; trigger at 45/64 of the way from heap marked to the goal (Go's
 lower bound for it); 25% background utilisation as GOMAXPROCS/4
-dedicated workers rounded, the rest fractional; assist work per byte =
+dedicated workers rounded, with a fractional worker when rounding is
+more than 30% off (Go's startCycle rule), idle workers on at most
+GOMAXPROCS - dedicated idle Ps; assist work per byte =
 scan work left / heap left before the goal. Go's own pacer (the issue
 after the collector) replaces the arithmetic behind the same calls.
 
@@ -58,7 +61,17 @@ class GCControllerState:
         self.last_heap_goal = 0  # the goal of the last cycle (gctrace prints it)
         self.trigger_bytes = self._trigger()  # cached trigger(); commit() refreshes it
         self.assist_work_per_byte = 0.0  # scan work to do per byte allocated during mark
-        self.cycle_start_ns = 0  # when the current cycle's mark began
+        self.cycle_start_ns = 0  # markStartTime: when the current cycle's mark began
+        # The mark workers of the current cycle (startCycle sets them).
+        self.dedicated_mark_workers_needed = 0  # dedicated workers not yet running
+        self.fractional_utilization_goal = 0.0  # per P, for the fractional worker
+        self.idle_mark_workers = 0  # idle workers running now
+        self.max_idle_mark_workers = 0
+        # This cycle's mark time by kind, in ns (gctrace's cpu column; the pacer's input).
+        self.assist_time = 0
+        self.dedicated_mark_time = 0
+        self.fractional_mark_time = 0
+        self.idle_mark_time = 0
 
     def update(self, d_heap_live: int, d_heap_scan: int) -> None:
         """gcControllerState.update: the allocator reports heap growth."""
@@ -85,12 +98,36 @@ class GCControllerState:
         return self.trigger_bytes
 
     def workers(self, procs: int) -> tuple[int, float]:
-        """(dedicated mark workers, fractional utilisation) for 25% of procs."""
+        """(dedicated mark workers, fractional utilisation goal per P) for 25% of
+        procs: round to the nearest count of whole Ps; if that is more than 30%
+        off the goal (GOMAXPROCS 1, 2, 3 and 6), round down and make up the rest
+        with a fractional worker."""
         goal = procs * BACKGROUND_UTILIZATION
         dedicated = int(goal + 0.5)
-        if abs(goal - dedicated) / goal > 0.3:  # rounding is too far off: Go goes fractional
-            dedicated = int(goal)
-        return dedicated, max(goal - dedicated, 0.0) / procs
+        util_error = dedicated / goal - 1
+        if util_error < -0.3 or util_error > 0.3:
+            if dedicated > goal:
+                dedicated -= 1
+            return dedicated, (goal - dedicated) / procs
+        return dedicated, 0.0
+
+    def add_idle_mark_worker(self) -> bool:
+        """addIdleMarkWorker: may one more idle P run an idle mark worker?"""
+        if self.idle_mark_workers >= self.max_idle_mark_workers:
+            return False
+        self.idle_mark_workers += 1
+        return True
+
+    def mark_worker_stop(self, mode: str, duration_ns: int) -> None:
+        """markWorkerStop: a worker of this mode ran duration_ns and stopped."""
+        if mode == "dedicated":
+            self.dedicated_mark_time += duration_ns
+            self.dedicated_mark_workers_needed += 1
+        elif mode == "fractional":
+            self.fractional_mark_time += duration_ns
+        else:
+            self.idle_mark_time += duration_ns
+            self.idle_mark_workers -= 1
 
     # -- the collector tells ---------------------------------------------------
 
@@ -103,10 +140,18 @@ class GCControllerState:
         self.gc_percent = percent
         self.commit()
 
-    def start_cycle(self, now_ns: int, procs: int) -> None:
-        """startCycle: mark begins."""
-        del procs  # the plain controller's workers do not depend on the cycle
+    def start_cycle(self, now_ns: int, procs: int, *, periodic: bool = False) -> None:
+        """startCycle: mark begins; choose this cycle's mark workers."""
         self.cycle_start_ns = now_ns
+        self.assist_time = self.dedicated_mark_time = 0
+        self.fractional_mark_time = self.idle_mark_time = 0
+        dedicated, self.fractional_utilization_goal = self.workers(procs)
+        self.dedicated_mark_workers_needed = dedicated
+        self.idle_mark_workers = 0
+        if periodic:  # a 2-minute GC: idle Ps mark only if nothing else would
+            self.max_idle_mark_workers = 0 if dedicated > 0 else 1
+        else:
+            self.max_idle_mark_workers = procs - dedicated
         self.last_heap_goal = self.heap_goal()
         self.revise()
 

@@ -42,6 +42,7 @@ def sweep_span(heap: MHeap, s: MSpan, *, preserve: bool) -> bool:
         live = allocated & ~s.freed  # an explicit free's sweep: the unfreed slots survive
     nalloc = live.bit_count()
     nfreed = allocated.bit_count() - nalloc
+    heap.pages_swept += s.npages
     s.freed = 0
     s.alloc_bits = live
     s.gcmark_bits = 0

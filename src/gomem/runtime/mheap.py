@@ -284,6 +284,13 @@ class MHeap:
         self.pages_in_use = 0  # pages of IN_USE spans
         self.central: list[MCentral] = []  # one per span class; set by the runtime
         self.reclaim: Callable[[int], None] | None = None  # the collector's mheap.reclaim
+        # Proportional sweep (gcPaceSweeper sets the rate at mark termination).
+        self.pages_swept = 0  # pagesSwept: pages swept this cycle
+        self.pages_swept_basis = 0  # pagesSwept when the rate was set
+        self.sweep_pages_per_byte = 0.0  # pages to sweep per byte allocated; 0: done or off
+        self.sweep_heap_live_basis = 0  # heapLive when the rate was set
+        # deductSweepCredit(span bytes, pages the caller sweeps itself): the collector's
+        self.sweep_credit: Callable[[int, int], None] | None = None
         # mallocinit: hints for i = 0..0x3f, lowest first (0x40..0x7f are for user arenas).
         self.arena_hints = [ArenaHint((i << 40) | (0x00C0 << 32)) for i in range(0x40)]
 

@@ -128,6 +128,7 @@ class P:
     g: G | None = None  # the goroutine it runs (curg of its M)
     clock_ns: int = 0  # simulated time on this P
     gfree: list[G] = field(default_factory=list)  # dead Gs with a starting-size stack
+    gc_fractional_mark_ns: int = 0  # gcFractionalMarkTime: this cycle's fractional work
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +241,16 @@ class Sched:
         self.main = greenlet.getcurrent()  # the scheduler's own greenlet
         self.current: G | None = None  # the goroutine performing the current operation
         self._running: list[G] | None = None  # running(), cached until a P changes hands
-        # System goroutines that run beside the Ps' goroutines (the GC's mark workers),
-        # each with a P of its own for its clock (not one of GOMAXPROCS's Ps).
+        # System goroutines that run beside the Ps' goroutines (the background
+        # sweeper), each with a P of its own for its clock (not one of GOMAXPROCS's Ps).
         self.workers: list[G] = []
+        # The collector's hooks into schedule() while it marks (None otherwise):
+        # gc_worker(p) is findRunnableGCWorker (a dedicated or fractional mark
+        # worker for p, tried before the run queue), idle_worker(p) the idle mark
+        # worker an idle P runs when nothing else is runnable.
+        self.gc_worker: Callable[[P], G | None] | None = None
+        self.idle_worker: Callable[[P], G | None] | None = None
+        self.resched: list[P] = []  # Ps that go through schedule() at the next step
 
     # -- time ----------------------------------------------------------------
 
@@ -321,9 +329,13 @@ class Sched:
         self._running = None
         if p is not None and p.g is g:
             p.g = None
-            if self.runq:
-                self._put_on(self.runq.popleft(), p)
+            self.schedule(p)
         nxt = self.pick()
+        if nxt is None and self.idle_worker is not None:
+            for q in self.ps:  # every P is idle: the collector may still have work for one
+                if q.g is None:
+                    self.schedule(q)
+            nxt = self.pick()
         if nxt is None:
             raise RuntimeThrow(f"park: goroutine {g.goid} parked and nothing can run (deadlock)")
         self.current = nxt
@@ -338,24 +350,64 @@ class Sched:
             raise RuntimeThrow(f"ready: goroutine {g.goid} is not waiting")
         self.make_runnable(g)
 
+    def schedule(self, p: P) -> None:
+        """schedule() on p, which has no goroutine: a dedicated or fractional mark
+        worker first (while the collector marks), then the head of the run queue,
+        else an idle mark worker; else p stays idle."""
+        self._running = None
+        if self.gc_worker is not None and (w := self.gc_worker(p)) is not None:
+            self._put_on(w, p)
+        elif self.runq:
+            self._put_on(self.runq.popleft(), p)
+        elif self.idle_worker is not None and (w := self.idle_worker(p)) is not None:
+            self._put_on(w, p)
+
+    def _yield_p(self, p: P) -> None:
+        """gopreempt_m: p's goroutine goes to the tail of the run queue; p schedules."""
+        g = p.g
+        assert g is not None
+        g.status = GStatus.RUNNABLE
+        g.p = None
+        p.g = None
+        self.runq.append(g)
+        self.schedule(p)
+
+    def _reschedule(self) -> None:
+        """The Ps in resched go through schedule(), as every P does when the world
+        starts again: an idle P looks for work; a busy one hands its goroutine
+        back to the run queue if findRunnableGCWorker has a mark worker for it.
+
+        Simplified: Go sends every goroutine through the global run queue here;
+        the model moves only those a mark worker displaces.
+        """
+        ps, self.resched = self.resched, []
+        for p in ps:
+            g = p.g
+            if g is None:
+                self.schedule(p)
+            elif not g.system and self.gc_worker is not None:
+                w = self.gc_worker(p)
+                if w is not None:
+                    g.status = GStatus.RUNNABLE
+                    g.p = None
+                    self.runq.append(g)
+                    self._put_on(w, p)
+
     def _preempt_expired(self) -> None:
-        """sysmon: a goroutine past its time slice yields its P to the run queue."""
-        if not self.runq:
+        """sysmon: a goroutine past its time slice yields its P (to the run queue
+        and, while the collector marks, maybe to a mark worker)."""
+        if self.resched:
+            self._reschedule()
+        if not self.runq and self.gc_worker is None:
             return
         for p in self.ps:
             g = p.g
-            if g is not None and p.clock_ns - g.slice_start_ns >= FORCE_PREEMPT_NS:
-                nxt = self.runq.popleft()
-                self._running = None
-                g.status = GStatus.RUNNABLE
-                g.p = None
-                self.runq.append(g)
-                p.g = None
-                self._put_on(nxt, p)
+            if g is not None and not g.system and p.clock_ns - g.slice_start_ns >= FORCE_PREEMPT_NS:
+                self._yield_p(p)
 
     def pick(self) -> G | None:
         """The goroutine that performs the next operation (None when all are done)."""
-        if self.runq:
+        if self.runq or self.gc_worker is not None or self.resched:
             self._preempt_expired()
         running = self._running
         if running is None:
@@ -381,13 +433,14 @@ class Sched:
         self._running = None
         g.status = GStatus.DEAD
         g.p = None
+        if g.system:
+            g.glet = None
         if g in self.workers:
             self.workers.remove(g)
             return
         if p is not None:
             p.g = None
-            if self.runq:
-                self._put_on(self.runq.popleft(), p)
+            self.schedule(p)
 
     # -- running -------------------------------------------------------------
 
@@ -406,7 +459,7 @@ class Sched:
             g.fresh = False
             return
         # Sched.pick, inlined (hot path: once per operation).
-        if self.runq:
+        if self.runq or self.gc_worker is not None or self.resched:
             self._preempt_expired()
         running = self._running
         if running is None:
@@ -451,7 +504,8 @@ class Sched:
             for done in [p.g for p in self.ps if p.g is not None] + list(self.workers):
                 if done.glet is not None and done.glet.dead:
                     self.exit_g(done)
-                    on_exit(done)
+                    if not done.system:  # a runtime goroutine's G stays with the runtime
+                        on_exit(done)
 
     def check_stack(self, g: G) -> None:
         if g.stackguard0 != g.stack.lo + STACK_GUARD:

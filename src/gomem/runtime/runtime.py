@@ -116,6 +116,7 @@ class Runtime:
         self.goroutines_created = 0  # `go` statements and main (system goroutines excluded)
         self.gc = Collector(self)
         self.heap.reclaim = self.gc.reclaim
+        self.heap.sweep_credit = self.gc.deduct_sweep_credit
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
         image = self.process.image
         text_end = image.base + -(-image.text_bytes // OS_PAGE_SIZE) * OS_PAGE_SIZE

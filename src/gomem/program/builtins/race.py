@@ -24,6 +24,10 @@ prog = Program("race")
 T = prog.struct("T", P="*T", V="int")
 prog.globals(gy="*T", gx="*T")  # gy first: X is pushed last, so scanned first
 
+# GOMAXPROCS the schedule is written for: 4 Ps give one dedicated mark worker (Go's
+# 25%), the worker the script runs; the idle Ps' idle workers finish the cycle.
+PROCS = 4
+
 MUTATOR_STEPS = ("x := gx", "y := gy", "z := y.P", "x.P = z", "y.P = nil")
 
 
