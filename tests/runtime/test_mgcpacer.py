@@ -40,18 +40,23 @@ def test_trigger_is_45_64_of_the_runway_and_commit_refreshes_it() -> None:
     assert c.trigger() == MAX_UINT64
 
 
-@pytest.mark.parametrize(
-    ("procs", "dedicated", "fractional"),
-    [(1, 0, 0.25), (2, 0, 0.25), (4, 1, 0.0), (8, 2, 0.0), (6, 1, 0.5 / 6)],
-)
-def test_workers_for_25_percent(procs: int, dedicated: int, fractional: float) -> None:
-    # 0.25 x procs rounded, unless rounding is more than 30% off (then down, rest fractional).
-    d, f = GCControllerState().workers(procs)
-    assert d == dedicated and f == pytest.approx(fractional)
-
-
 def test_revise_spreads_the_scan_work_over_the_heap_left() -> None:
     c = GCControllerState()
     c.heap_live, c.heap_scan = 1 * MiB, 3 * MiB
     c.start_cycle(0, 1)  # goal 4 MiB: 3 MiB of heap left for 3 MiB of scan work
     assert c.assist_work_per_byte == pytest.approx(1.0)
+
+
+def test_during_mark_update_revises_and_heap_scan_waits_for_the_next_cycle() -> None:
+    # Go's update: while blackening, heapScan is fixed (its value at cycle start) and
+    # revise() runs; outside a cycle the allocator's scan bytes add up.
+    c = GCControllerState()
+    c.heap_live, c.heap_scan = 1 * MiB, 3 * MiB
+    c.start_cycle(0, 1)
+    c.update(1 * MiB, 5 * MiB)  # 1 MiB more live: 2 MiB left before the 4 MiB goal
+    assert c.heap_scan == 3 * MiB
+    assert c.assist_work_per_byte == pytest.approx(3 / 2)
+    c.end_cycle(2 * MiB, scan_work=1 * MiB)  # resetLive: heapScan = the cycle's scan work
+    assert (c.heap_live, c.heap_scan, c.marking) == (2 * MiB, 1 * MiB, False)
+    c.update(0, 64)
+    assert c.heap_scan == 1 * MiB + 64

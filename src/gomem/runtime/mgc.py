@@ -680,7 +680,7 @@ class Collector:
             self.on_phase("mark termination")
         ctl = rt.gc_controller
         goal = ctl.last_heap_goal
-        ctl.end_cycle(st.bytes_marked)
+        ctl.end_cycle(st.bytes_marked, t_mark_term, procs, 8 * st.words_scanned)
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
         heap.pages_swept = 0  # gcSweep: a new sweep cycle
         if self.lazy_sweep and self.rt.sched.current is not None:

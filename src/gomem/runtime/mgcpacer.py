@@ -62,6 +62,8 @@ class GCControllerState:
         self.trigger_bytes = self._trigger()  # cached trigger(); commit() refreshes it
         self.assist_work_per_byte = 0.0  # scan work to do per byte allocated during mark
         self.cycle_start_ns = 0  # markStartTime: when the current cycle's mark began
+        self.marking = False  # gcBlackenEnabled: between start_cycle and end_cycle
+        self.last_cycle: dict[str, int] = {}  # what end_cycle was told about the last cycle
         # The mark workers of the current cycle (startCycle sets them).
         self.dedicated_mark_workers_needed = 0  # dedicated workers not yet running
         self.fractional_utilization_goal = 0.0  # per P, for the fractional worker
@@ -74,9 +76,13 @@ class GCControllerState:
         self.idle_mark_time = 0
 
     def update(self, d_heap_live: int, d_heap_scan: int) -> None:
-        """gcControllerState.update: the allocator reports heap growth."""
+        """gcControllerState.update: the allocator reports heap growth. During mark
+        heap_scan stays as the cycle began and the assist ratio is revised instead."""
         self.heap_live += d_heap_live
-        self.heap_scan += d_heap_scan
+        if self.marking:
+            self.revise()
+        else:
+            self.heap_scan += d_heap_scan
 
     # -- the collector asks --------------------------------------------------
 
@@ -153,6 +159,7 @@ class GCControllerState:
         else:
             self.max_idle_mark_workers = procs - dedicated
         self.last_heap_goal = self.heap_goal()
+        self.marking = True
         self.revise()
 
     def revise(self) -> None:
@@ -160,8 +167,22 @@ class GCControllerState:
         left = self.last_heap_goal - self.heap_live
         self.assist_work_per_byte = self.heap_scan / left if left > 0 else float(self.heap_scan)
 
-    def end_cycle(self, heap_marked: int) -> None:
-        """endCycle + resetLive: the cycle marked heap_marked bytes."""
+    def end_cycle(
+        self, heap_marked: int, now_ns: int = 0, procs: int = 1, scan_work: int = 0
+    ) -> None:
+        """endCycle + resetLive: the cycle marked heap_marked bytes and did scan_work
+        bytes of scan work (the next cycle's heap_scan estimate), ending at now_ns
+        on procs Ps. The plain controller keeps the times for the record only; Go's
+        pacer derives its cons/mark ratio from them."""
+        self.marking = False
+        self.last_cycle = {
+            "mark_ns": now_ns - self.cycle_start_ns,
+            "procs": procs,
+            "assist_ns": self.assist_time,
+            "worker_ns": self.dedicated_mark_time + self.fractional_mark_time,
+            "idle_ns": self.idle_mark_time,
+        }
         self.heap_marked = heap_marked
         self.heap_live = heap_marked
+        self.heap_scan = scan_work
         self.commit()
