@@ -187,3 +187,23 @@ def test_allocating_during_mark_pays_with_assists() -> None:
     # gctrace's second cpu field (assist time) is no longer 0 for that cycle.
     assert any(line.split(" ms cpu")[0].split("+")[1].split("/")[0] != "0" for line in r.gctrace)
     assert GC_OVER_ASSIST_WORK == 64 * 1024  # gcOverAssistWork in mgcmark.go
+
+
+def test_free_os_memory_is_a_forced_cycle_then_scavenge_all() -> None:
+    # runtime/debug.FreeOSMemory: GC() (so gctrace says "(forced)"), then scavengeAll:
+    # every free page goes back to the OS, HeapReleased == HeapIdle.
+    prog = Program()
+    out: dict = {}
+
+    @prog.func(locals={"b": "*[4096]byte"})
+    def main(g, f):
+        for _ in range(200):  # 800 KiB of garbage
+            f.b = g.new("[4096]byte")
+        f.b = None
+        out["released"] = g.free_os_memory()
+        out["ms"] = g.rt.read_mem_stats()
+
+    r = prog.run(gctrace=True)
+    assert len(r.gctrace) == 1 and r.gctrace[0].endswith(" (forced)")
+    ms = out["ms"]
+    assert out["released"] > 0 and ms.HeapReleased == ms.HeapIdle

@@ -628,6 +628,13 @@ class Goroutine:
         self._op(0)
         self.rt.gc.gc(self.gp)
 
+    def free_os_memory(self) -> int:
+        """debug.FreeOSMemory(): a forced collection (as runtime.GC), then every free
+        heap page returned to the OS (scavengeAll); the bytes released."""
+        self._op(0)
+        self.rt.gc.gc(self.gp)
+        return self.rt.free_os_memory()
+
     def work(self, ns: int) -> None:
         """Compute for ns of simulated time without touching memory."""
         self._op(max(0, int(ns)))

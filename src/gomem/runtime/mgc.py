@@ -663,6 +663,8 @@ class Collector:
                     self._scanstack(g)
         self.barrier.flush_all(marker)
         marker.drain()  # with the world stopped, whatever the rescan and flush found
+        if self.root_jobs or marker.has_grey() or self.barrier.pending():
+            raise RuntimeThrow("gcMarkTermination: mark work left after the final drain")
         if self.check_after_cycle:
             marked = [b for b in self._unreachable_at_start if self.colour(b) != "white"]
             if marked:
