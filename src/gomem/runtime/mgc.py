@@ -508,7 +508,7 @@ class Collector:
         if self.barrier.pending() or marker.has_grey():
             self.barrier.flush_all(marker)
             marker.flush_all()
-            self.last_work = "mark done? flushed every P's buffers: work found, marking goes on"
+            self.last_work = "gcMarkDone: flush found work, mark goes on"
             if marker.has_grey():
                 for p in self.rt.ps:  # the Ps take up the work at their next schedule()
                     self.rt.sched.resched.append(p)
