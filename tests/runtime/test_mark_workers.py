@@ -160,22 +160,30 @@ def test_proportional_sweep_keeps_pace_with_allocation() -> None:
     assert seen["checks"] > 100
 
 
-def test_gogc_off_paces_the_sweep_over_one_page_of_distance() -> None:
-    # gcPaceSweeper converts the trigger to int64: with GOGC=off it is ^uint64(0),
-    # i.e. -1, so the heap distance is clamped to one page (8192 bytes) and the rate is
-    # the unswept pages / 8192: the next span allocated sweeps nearly everything.
+def test_gogc_off_still_paces_the_sweep_toward_the_memory_limit_trigger() -> None:
+    # With GOGC=off Go's goal is not ^uint64(0): heapGoalInternal takes the lower of the
+    # GOGC goal (^uint64(0)) and the memory-limit goal, which with no limit is
+    # math.MaxInt64 less the non-heap memory, less 3% headroom. gcPaceSweeper then
+    # spreads the unswept pages over (trigger - heap_live - 1 MiB): a tiny positive rate.
     prog = Program()
     seen: dict[str, float] = {}
 
     @prog.func(locals={"b": "*[1024]byte"})
     def main(g, f):
         rt = g.rt
-        heap = rt.heap
+        heap, ctl = rt.heap, rt.gc_controller
         while not rt.gc.cycles:
             f.b = g.new("[1024]byte")
         rt.gc.set_gc_percent(-1)
+        seen["goal"] = ctl.heap_goal()
+        non_heap = ctl.mapped_ready - ctl.heap_free.nbytes - (ctl.total_alloc - ctl.total_free)
+        seen["limit_goal"] = (1 << 63) - 1 - non_heap
+        distance = ctl.trigger() - ctl.heap_live - (1 << 20)
         seen["rate"] = heap.sweep_pages_per_byte
-        seen["expected"] = (heap.pages_in_use - heap.pages_swept) / 8192
+        seen["expected"] = float(heap.pages_in_use - heap.pages_swept) / float(distance)
 
     prog.run(runtime=Runtime(policy=MainFirst()))
-    assert seen["expected"] > 0 and seen["rate"] == seen["expected"]
+    # memoryLimitHeapGoal: limit - non-heap memory, less 3% of that.
+    limit_goal = int(seen["limit_goal"])
+    assert seen["goal"] == limit_goal - limit_goal // 100 * 3
+    assert 0 < seen["rate"] == seen["expected"] < 1e-15

@@ -1,62 +1,136 @@
-"""The plain controller behind Go's pacer call points (mgcpacer.go's interface).
-
-Expected values are the plain controller's formulas, computed by hand:
-goal = marked x (1 + GOGC/100) with a 4 MiB x GOGC/100 floor; trigger at
-45/64 of the way from heap marked to the goal; 25% of GOMAXPROCS as
-dedicated workers (rounded) plus a fractional share.
-"""
+"""The pacer's formulas (gcControllerState, mgcpacer.go go1.24), each against a
+hand calculation from Go's source; the whole pacer is checked against Go's
+own TestGcPacer in tests/oracle/test_pacer_replay.py."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from gomem.runtime.mgcpacer import MAX_UINT64, GCControllerState
+from gomem.runtime.mgcpacer import (
+    MAX_INT64,
+    MAX_UINT64,
+    GCControllerState,
+    f2i64,
+    f2u64,
+    fdiv,
+)
 
 MiB = 1 << 20
 
 
+def _after_cycle(c: GCControllerState, marked: int, stack_scan: int = 0, globals_: int = 0):
+    c.globals_scan = globals_
+    c.stack_scan_work = stack_scan
+    c.reset_live(marked)
+    c.commit(True)
+    return c
+
+
 @pytest.mark.parametrize(
-    ("gogc", "marked", "goal"),
+    ("gogc", "marked", "stacks", "globals_", "goal"),
     [
-        (100, 0, 4 * MiB),  # the floor: 4 MiB x 100/100
-        (100, 10 * MiB, 20 * MiB),
-        (200, 10 * MiB, 30 * MiB),
-        (50, 1 * MiB, 2 * MiB),  # floor 4 MiB x 50/100 = 2 MiB beats 1.5 MiB
-        (-1, 10 * MiB, MAX_UINT64),  # off
+        (100, 0, 0, 0, 4 * MiB),  # the floor: 4 MiB x 100/100
+        (100, 10 * MiB, 1 * MiB, 1 * MiB, 22 * MiB),  # 10 + (10 + 1 + 1) x 100/100
+        (200, 10 * MiB, 0, 2 * MiB, 34 * MiB),  # 10 + 12 x 2
+        (50, 1 * MiB, 0, 0, 2 * MiB),  # floor 4 MiB x 50/100 = 2 MiB beats 1.5 MiB
     ],
 )
-def test_heap_goal(gogc: int, marked: int, goal: int) -> None:
-    c = GCControllerState()
-    c.set_gc_percent(gogc)
-    c.end_cycle(marked)
+def test_gogc_heap_goal_counts_stacks_and_globals(gogc, marked, stacks, globals_, goal) -> None:
+    c = GCControllerState(gogc)
+    _after_cycle(c, marked, stacks, globals_)
     assert c.heap_goal() == goal
 
 
-def test_trigger_is_45_64_of_the_runway_and_commit_refreshes_it() -> None:
-    c = GCControllerState()
-    c.end_cycle(10 * MiB)  # goal 20 MiB: runway 10 MiB
-    assert c.trigger() == 10 * MiB + 10 * MiB * 45 // 64
-    c.set_gc_percent(-1)
-    assert c.trigger() == MAX_UINT64
+def test_gogc_off_leaves_the_memory_limit_goal() -> None:
+    # GOGC=off: gcPercentHeapGoal = ^uint64(0); heapMinimum = 4 MiB x uint64(-1) / 100
+    # wraps. The goal is then the memory-limit goal: MaxInt64 less 3% (no other memory).
+    c = GCControllerState(-1)
+    assert c.gc_percent_heap_goal == MAX_UINT64
+    assert c.heap_minimum == ((4 * MiB * MAX_UINT64) % (1 << 64)) // 100
+    assert c.heap_goal() == MAX_INT64 - MAX_INT64 // 100 * 3
 
 
-def test_revise_spreads_the_scan_work_over_the_heap_left() -> None:
+def test_memory_limit_goal_leaves_out_non_heap_memory_and_headroom() -> None:
+    c = GCControllerState(100, 100 * MiB)
+    c.mapped_ready_source = lambda: 60 * MiB
+    c.heap_free.add(5 * MiB)
+    c.total_alloc, c.total_free = 50 * MiB, 10 * MiB  # 40 MiB of heap objects
+    # non-heap = 60 - 5 - 40 = 15 MiB; 85 MiB left, less 3% of it (2,673,867 > 1 MiB).
+    assert c.memory_limit_heap_goal() == 85 * MiB - (85 * MiB // 100 * 3)
+    c.heap_marked = 90 * MiB  # never below the heap marked
+    assert c.memory_limit_heap_goal() == 90 * MiB
+
+
+def test_first_trigger_is_61_64_of_the_goal() -> None:
+    # No cons/mark yet: runway 0, so the trigger is the upper bound, 61/64 of the way
+    # from 0 to 4 MiB = 3,997,696 (the trigger of real Go's first Steady cycle).
     c = GCControllerState()
-    c.heap_live, c.heap_scan = 1 * MiB, 3 * MiB
-    c.start_cycle(0, 1)  # goal 4 MiB: 3 MiB of heap left for 3 MiB of scan work
+    assert c.trigger_and_goal() == (4 * MiB // 64 * 61, 4 * MiB)
+    assert c.trigger() == 3_997_696
+
+
+def test_trigger_bounds() -> None:
+    c = _after_cycle(GCControllerState(), 100 * MiB)  # goal 200 MiB
+    # Upper bound: 61/64 of the runway is 195.3125 MiB, but for goals above 4 MiB it
+    # is raised to goal - 4 MiB = 196 MiB.
+    assert c.trigger() == 196 * MiB
+    c.runway = 1 << 62  # more runway than goal: the lower bound, 45/64
+    assert c.trigger() == 100 * MiB + 100 * MiB // 64 * 45
+    c.runway = 20 * MiB  # in between (above 170.3125 MiB): goal - runway
+    assert c.trigger() == 180 * MiB
+
+
+def test_runway_from_cons_mark() -> None:
+    # runway = consMark x (1 - 0.25) / 0.25 x (last heap scan + last stack scan + globals)
+    c = GCControllerState()
+    c.cons_mark = 0.5
+    c.last_heap_scan, c.last_stack_scan, c.globals_scan = 2 * MiB, 0, 0
+    c.commit(True)
+    assert c.runway == 3 * MiB
+
+
+def test_revise_spreads_the_expected_scan_work_over_the_heap_left() -> None:
+    c = GCControllerState()
+    c.last_heap_scan = 3 * MiB  # the work expected: 3 MiB
+    c.heap_live = 1 * MiB
+    c.start_cycle(0, 1)  # goal 4 MiB: 3 MiB of heap left
+    c.blacken_enabled = True  # the collector's gcBlackenEnabled
     assert c.assist_work_per_byte == pytest.approx(1.0)
+    c.update(1 * MiB, 5 * MiB)  # during mark: heap_scan stays, the ratio is revised
+    assert c.heap_scan == 0 and c.assist_work_per_byte == pytest.approx(3 / 2)
 
 
-def test_during_mark_update_revises_and_heap_scan_waits_for_the_next_cycle() -> None:
-    # Go's update: while blackening, heapScan is fixed (its value at cycle start) and
-    # revise() runs; outside a cycle the allocator's scan bytes add up.
+def test_end_cycle_keeps_the_max_cons_mark_of_the_last_four() -> None:
+    # cons/mark = (heap_live - triggered) x (u + idle u) / (scan work x (1 - u)), u =
+    # 0.25 + assist time / (duration x procs).
     c = GCControllerState()
-    c.heap_live, c.heap_scan = 1 * MiB, 3 * MiB
-    c.start_cycle(0, 1)
-    c.update(1 * MiB, 5 * MiB)  # 1 MiB more live: 2 MiB left before the 4 MiB goal
-    assert c.heap_scan == 3 * MiB
-    assert c.assist_work_per_byte == pytest.approx(3 / 2)
-    c.end_cycle(2 * MiB, scan_work=1 * MiB)  # resetLive: heapScan = the cycle's scan work
-    assert (c.heap_live, c.heap_scan, c.marking) == (2 * MiB, 1 * MiB, False)
-    c.update(0, 64)
-    assert c.heap_scan == 1 * MiB + 64
+    c.heap_live = 1 * MiB
+    c.start_cycle(0, 4)  # triggered = 1 MiB
+    c.heap_live = 2 * MiB
+    c.heap_scan_work = 4 * MiB
+    c.assist_time = 1_000_000  # 1 ms of assists over 4 Ps x 4 ms: u = 0.25 + 0.0625
+    c.end_cycle(4_000_000, 4)
+    u = 0.25 + 1_000_000 / (4_000_000 * 4)
+    want = (1 * MiB * u) / (4 * MiB * (1 - u))
+    assert c.cons_mark == want and c.last_cons_mark == [0.0, 0.0, 0.0, want]
+
+
+def test_settings_return_the_old_value() -> None:
+    c = GCControllerState()
+    assert c.set_gc_percent(200) == 100 and c.heap_minimum == 8 * MiB
+    assert c.set_gc_percent(-5) == 200 and c.gc_percent == -1
+    assert c.set_memory_limit(-1) == MAX_INT64 and c.memory_limit == MAX_INT64  # reads
+    assert c.set_memory_limit(64 * MiB) == MAX_INT64 and c.memory_limit == 64 * MiB
+
+
+def test_go_conversions_and_division() -> None:
+    # amd64: CVTTSD2SQ gives 0x8000000000000000 for NaN and out of range; uint64 of a
+    # value >= 2^63 goes through f - 2^63 and sets the top bit.
+    assert f2i64(math.nan) == -(1 << 63) and f2i64(1e19) == -(1 << 63)
+    assert f2i64(-2.9) == -2 and f2i64(2.9) == 2
+    assert f2u64(math.inf) == 1 << 63 and f2u64(2.0**63 + 4096) == (1 << 63) + 4096
+    assert f2u64(-1.0) == MAX_UINT64  # int64(-1) as uint64
+    assert fdiv(1.0, 0.0) == math.inf and fdiv(-1.0, 0.0) == -math.inf
+    assert math.isnan(fdiv(0.0, 0.0))

@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import alloc, gc, malloc, probe, run, sizeclass, vm
+from . import alloc, gc, malloc, pacer, probe, run, sizeclass, vm
 from .args import BadInput
 
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     alloc.add_parser(sub)
     run.add_parser(sub)
     gc.add_parser(sub)
+    pacer.add_parser(sub)
     return parser
 
 

@@ -181,12 +181,22 @@ class Collector:
 
     def set_gc_percent(self, percent: int) -> None:
         """GOGC / debug.SetGCPercent: a negative value turns the collector off."""
-        self.rt.gc_controller.set_gc_percent(percent)
-        self.pace_sweeper(self.rt.gc_controller.trigger())
+        ctl = self.rt.gc_controller
+        ctl.set_gc_percent(percent)
+        self.controller_commit()
         if percent < 0:
             self.periodic_deadline = MAX_TIME
         elif self.cycles:
             self.periodic_deadline = self.cycles[-1].t_end + FORCE_GC_PERIOD
+
+    def controller_commit(self) -> None:
+        """gcControllerCommit: the pacer recomputes goal and trigger; the sweeper's
+        pace follows."""
+        ctl = self.rt.gc_controller
+        ctl.commit(self.sweep_done)
+        if self.phase != GCPhase.OFF:
+            ctl.revise()
+        self.pace_sweeper(ctl.trigger())
 
     def check_periodic(self, now_ns: int) -> None:
         """sysmon's forced GC: start a cycle if 2 minutes passed since the last one ended."""
@@ -197,7 +207,10 @@ class Collector:
     @property
     def trigger(self) -> int:
         """The heap_live at which an allocation starts a cycle (asked of the controller)."""
-        return self.rt.gc_controller.trigger_bytes
+        ctl = self.rt.gc_controller
+        if ctl.memory_limit != MAX_INT64:  # the limit's goal moves with memory use
+            return ctl.trigger()
+        return ctl.trigger_bytes
 
     def _worker_p(self, pid: int) -> P:
         p = self.worker_ps.get(pid)
@@ -235,7 +248,7 @@ class Collector:
         if sweep_distance <= 0:
             heap.sweep_pages_per_byte = 0.0
             return
-        heap.sweep_pages_per_byte = sweep_distance / heap_distance
+        heap.sweep_pages_per_byte = float(sweep_distance) / float(heap_distance)
         heap.sweep_heap_live_basis = live_basis
         heap.pages_swept_basis = heap.pages_swept
 
@@ -320,6 +333,7 @@ class Collector:
             g.gc_assist_bytes = 0  # each cycle starts without credit or debt
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
         rt.gc_controller.start_cycle(sched.now, len(rt.ps), periodic=periodic)
+        rt.gc_controller.blacken_enabled = True
         if self.check_after_cycle:
             # Blocks no root reaches now can never be reached again: they must stay white.
             self._unreachable_at_start = self.allocated_blocks() - self._walk()[1]
@@ -331,6 +345,7 @@ class Collector:
         if g.status == GStatus.DEAD or g.stack_scanned:
             return
         marker.scan_words(self.rt.stack_roots(g))
+        marker.stats.stack_scan_bytes += g.stack.hi - g.sched_sp
         if g.inflight:
             marker.shade(g.inflight)  # a result in a register is live too
         g.stack_scanned = True
@@ -343,6 +358,7 @@ class Collector:
         if job == "globals":
             roots = self.rt.global_roots()
             marker.stats.roots += len(roots)
+            marker.stats.globals_scan_bytes += sum(t.size for _, _, t in self.rt.globals)
             marker.scan_words(roots)
         elif job == "gs":
             for g in self.rt.sched.allgs:  # allgs keeps every g record alive
@@ -542,7 +558,18 @@ class Collector:
         if gp.p is not None:
             gp.p.clock_ns += ns
         self._flush_bg_credit(8 * (st.words_scanned - words))  # scan work: bytes scanned
+        self._report_work()
         return True
+
+    def _report_work(self) -> None:
+        """The scan work so far goes to the pacer (gcw's counters flushed)."""
+        marker = self.marker
+        if marker is None:
+            return
+        st, ctl = marker.stats, self.rt.gc_controller
+        ctl.heap_scan_work = st.scan_bytes
+        ctl.stack_scan_work = st.stack_scan_bytes
+        ctl.globals_scan_work = st.globals_scan_bytes
 
     # -- mark assist --------------------------------------------------------------
 
@@ -609,6 +636,7 @@ class Collector:
         done = (st.words_scanned - words0) * 8
         ns = self._mark_cost(st.words_scanned - words0, st.objects_marked - objs0)
         ctl.assist_time += ns
+        self._report_work()
         if g.p is not None:
             g.p.clock_ns += ns
         g.gc_assist_bytes += 1 + int(bytes_per_work * done) if work_per_byte else debt
@@ -656,6 +684,10 @@ class Collector:
         self.phase = GCPhase.MARK_TERMINATION
         sched.gc_worker = sched.idle_worker = None  # no more mark workers
         sched.stop_the_world("GC mark termination", costs.stw_base)
+        ctl = rt.gc_controller
+        self._report_work()
+        ctl.end_cycle(t_mark_term, procs, bool(self._cycle["forced"]))
+        ctl.blacken_enabled = False
         if self.barrier.mode == "dijkstra":
             for g in sched.allgs:  # insertion barrier: rescan every stack, world stopped
                 if g.status != GStatus.DEAD and not g.system:
@@ -680,9 +712,9 @@ class Collector:
         heap.sweepgen += 2  # every span now needs sweeping
         if self.on_phase is not None:
             self.on_phase("mark termination")
-        ctl = rt.gc_controller
         goal = ctl.last_heap_goal
-        ctl.end_cycle(st.bytes_marked, t_mark_term, procs, 8 * st.words_scanned)
+        self._report_work()
+        ctl.reset_live(st.bytes_marked)
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
         heap.pages_swept = 0  # gcSweep: a new sweep cycle
         if self.lazy_sweep and self.rt.sched.current is not None:
@@ -695,7 +727,7 @@ class Collector:
                 rt.start_system_g(self._sweep_g, self._bgsweep, self._worker_p(1001))
         else:
             spans, pages = self.finish_sweep()
-        self.pace_sweeper(ctl.trigger())  # gcControllerCommit -> gcPaceSweeper
+        self.controller_commit()
         for c in rt.mcaches:
             rt.stackalloc.cache_release_all(c)  # stackcache_clear
         rt.next_gc = ctl.heap_goal()
@@ -716,8 +748,8 @@ class Collector:
             heap1=heap1,
             heap2=st.bytes_marked,
             goal=goal,
-            stacks=sum(g.stack.hi - g.sched_sp for g in sched.allgs if g.frames),
-            globals=sum(t.size for _, _, t in rt.globals),
+            stacks=ctl.last_stack_scan,
+            globals=ctl.globals_scan,
             assist_ns=ctl.assist_time,
             mark_ns=mark_ns,
             idle_ns=ctl.idle_mark_time,

@@ -44,7 +44,9 @@ class MarkStats:
     objects_marked: int = 0  # objects greyed (or blackened directly if noscan)
     bytes_marked: int = 0  # bytes of marked objects (their slot sizes)
     words_scanned: int = 0  # pointer words read by scanobject and root scans
-    scan_bytes: int = 0  # bytes of scanned objects
+    scan_bytes: int = 0  # bytes of scanned objects (the pacer's heap scan work)
+    stack_scan_bytes: int = 0  # bytes of stacks scanned, hi - sp each (stack scan work)
+    globals_scan_bytes: int = 0  # bytes of globals scanned (globals scan work)
 
 
 class Marker:

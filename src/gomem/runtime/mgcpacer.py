@@ -1,107 +1,204 @@
-"""The collector's controller. Models gcControllerState's interface and
-heap accounting in runtime/mgcpacer.go (go1.24), with a plain controller
-behind Go's call points. See docs/ARCHITECTURE.md.
+"""The GC pacer: gcControllerState of runtime/mgcpacer.go (go1.24; the
+arithmetic is the same in go1.27). See docs/ARCHITECTURE.md.
 
-The seam, as Go's collector uses it. The collector *asks*: trigger()
-(the heap_live at which an allocation starts a cycle), heap_goal(),
-workers() (dedicated mark workers and the fractional share) and
-assist_work_per_byte. It *tells*: start_cycle(now, procs) when mark
-begins, revise() as heap_live and the scan work change during mark,
-update() on every mcache refill and flush, mark_worker_stop(mode, ns)
-when a worker stops (and assist_time as assists run), end_cycle(heap_marked, ...)
-at mark termination, and commit() when GOGC changes. The plain
-controller here: goal = heap marked x (1 + GOGC/100), at least 4 MiB x
-GOGC/100; trigger at 45/64 of the way from heap marked to the goal (Go's
-lower bound for it); 25% background utilisation as GOMAXPROCS/4
-dedicated workers rounded, with a fractional worker when rounding is
-more than 30% off (Go's startCycle rule), idle workers on at most
-GOMAXPROCS - dedicated idle Ps; assist work per byte =
-scan work left / heap left before the goal. Go's own pacer (the issue
-after the collector) replaces the arithmetic behind the same calls.
+The collector talks to it at Go's call points. It *asks*: trigger()
+(the heap_live at which an allocation starts a cycle, and the goal),
+heap_goal(), the mark workers (start_cycle sets
+dedicated_mark_workers_needed and fractional_utilization_goal) and
+assist_work_per_byte / assist_bytes_per_work. It *tells*:
+start_cycle(mark_start, procs, kind) when mark begins; update() on every
+mcache refill and flush (during mark it revises the assist ratio);
+revise(); the scan work done (heap_scan_work, stack_scan_work,
+globals_scan_work) and the time spent (assist_time, mark_worker_stop);
+end_cycle(now, procs, user_forced) when mark is done, reset_live(marked)
+at mark termination, commit(is_sweep_done) whenever an input of the goal
+changes, set_gc_percent / set_memory_limit for debug.SetGCPercent and
+debug.SetMemoryLimit, add_scannable_stack / add_globals as goroutine
+stacks and globals come and go.
 
-gcControllerState is where Go keeps the figures the pacer steers by. The
-allocator keeps them current: every span taken from or given back to the
-page heap moves bytes between heapInUse, heapFree and heapReleased (the
-three add up to HeapSys), every mcache refill and flush moves heapLive and
-heapScan, and totalAlloc/totalFree count bytes ever allocated and freed.
+The model, as Go computes it:
 
-Simplified: `memory_limit` and `scavenge_gc_percent_goal` hold the
-values Go has before the first cycle: no limit (math.MaxInt64) and no
-GOGC-based scavenging (^uint64(0)).
+    GOGC goal   heap_marked + (heap_marked + last stack scan + globals)
+                x GOGC/100, at least heap_minimum (4 MiB x GOGC/100)
+    limit goal  memory_limit - (non-heap memory + overage), less
+                max(3%, 1 MiB) of headroom, never below heap_marked
+    goal        the lower of the two; with the GOGC goal, raised to the
+                sweep-distance floor (heap_live + 1 MiB when the sweep is
+                not done) and to the trigger + 64 KiB during a cycle
+    runway      cons/mark x (1 - u)/u x the last cycle's scan work, with
+                u = 25%; cons/mark is the max over the last 4 cycles
+    trigger     goal - runway, kept between 45/64 and 61/64 of the way
+                from heap_marked to the goal (the upper bound raised to
+                goal - 4 MiB for large goals)
+    assists     scan work left / heap left before the goal, the goal
+                extended (at most to the hard goal) when the scan work
+                passes its estimate, and by 10% once the heap passes it
+
+Go's integer and float semantics are kept where they matter: uint64
+arithmetic wraps (GOGC=off makes heap_minimum a wrapped product), float
+to integer conversions truncate, as amd64 does out of range (int64 gives
+-2^63; uint64 of a huge value gives 2^63), a float division by zero is
++-Inf or NaN, and products are evaluated left to right without fused
+multiply-adds, as on amd64.
+
+gcControllerState is also where Go keeps the figures the pacer steers
+by. The allocator keeps them current: every span taken from or given
+back to the page heap moves bytes between heapInUse, heapFree and
+heapReleased (the three add up to HeapSys), every mcache refill and flush
+moves heapLive and heapScan, totalAlloc/totalFree count bytes ever
+allocated and freed, and mapped_ready (the OS layer's Ready bytes) is
+read through a callback.
+
+Simplified: `scavenge_gc_percent_goal` holds the value Go has before the
+first cycle (no GOGC-based scavenging, ^uint64(0)); the scavenger's goal
+comes later.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Callable
 
 from gomem.runtime.mem_linux import SysMemStat
 
 MAX_INT64 = (1 << 63) - 1
 MAX_UINT64 = (1 << 64) - 1
+U64 = 1 << 64
 HEAP_MINIMUM = 4 << 20  # defaultHeapMinimum: the goal's floor at GOGC=100
-TRIGGER_NUM, TRIGGER_DEN = 45, 64  # the plain controller's trigger: 45/64 of the runway
+GC_GOAL_UTILIZATION = 0.25  # gcGoalUtilization
 BACKGROUND_UTILIZATION = 0.25  # gcBackgroundUtilization
+MEMORY_LIMIT_MIN_HEAP_GOAL_HEADROOM = 1 << 20  # memoryLimitMinHeapGoalHeadroom
+MEMORY_LIMIT_HEAP_GOAL_HEADROOM_PERCENT = 3  # memoryLimitHeapGoalHeadroomPercent
+SWEEP_MIN_HEAP_DISTANCE = 1 << 20  # sweepMinHeapDistance (mgc.go)
+MAX_STACK_SCAN_SLACK = 8 << 10  # maxStackScanSlack: per-P batching of stack sizes
+TRIGGER_RATIO_DEN = 64
+MIN_TRIGGER_RATIO_NUM = 45  # ~0.7 of the way from heap marked to the goal
+MAX_TRIGGER_RATIO_NUM = 61  # ~0.95
+MIN_RUNWAY = 64 << 10  # heapGoalInternal's minimum runway above the trigger
+
+
+def u64(x: int) -> int:
+    """uint64(x): wrap to 64 bits."""
+    return x % U64
+
+
+def s64(x: int) -> int:
+    """int64(x) of an integer: wrap to a signed 64-bit value."""
+    x %= U64
+    return x - U64 if x > MAX_INT64 else x
+
+
+def f2i64(f: float) -> int:
+    """int64(f) on amd64: truncate; NaN and out-of-range give -2^63 (CVTTSD2SQ)."""
+    if f != f or not -9.223372036854775808e18 <= f < 9.223372036854775808e18:
+        return -(1 << 63)
+    return int(f)
+
+
+def f2u64(f: float) -> int:
+    """uint64(f) on amd64, as Go's compiler lowers it: below 2^63 through int64;
+    at or above, int64(f - 2^63) with the top bit set (2^63 for Inf and NaN)."""
+    if f < 9.223372036854775808e18:  # False for NaN
+        return u64(f2i64(f))
+    return u64(f2i64(f - 9.223372036854775808e18)) | (1 << 63)
+
+
+def fdiv(a: float, b: float) -> float:
+    """a / b in float64 as Go does it: no exception at zero."""
+    if b == 0.0:
+        if a == 0.0 or a != a:
+            return math.nan
+        neg = (a < 0) != (math.copysign(1.0, b) < 0)
+        return -math.inf if neg else math.inf
+    return a / b
 
 
 class GCControllerState:
-    """gcController's memory figures, all in bytes."""
+    """gcControllerState: the pacer's state and the heap figures, in bytes and ns."""
 
-    def __init__(self) -> None:
+    def __init__(self, gc_percent: int = 100, memory_limit: int = MAX_INT64) -> None:
         # heap_in_use + heap_free + heap_released == HeapSys, always.
         self.heap_in_use = SysMemStat("HeapInuse")  # pages of in-use heap spans
         self.heap_free = SysMemStat("HeapFree")  # free pages still backed by the OS
         self.heap_released = SysMemStat("HeapReleased")  # free pages returned to the OS
         self.total_alloc = 0  # bytes ever allocated, counted when an mcache lets go of a span
         self.total_free = 0  # bytes ever freed (by sweeping, here by free_object)
-        self.heap_live = 0  # bytes of spans handed to mcaches minus their free slots
-        self.heap_scan = 0  # bytes of allocated objects the collector would scan
-        self.memory_limit = MAX_INT64  # GOMEMLIMIT; the pacer sets it
-        self.scavenge_gc_percent_goal = MAX_UINT64  # scavenge.gcPercentGoal; the pacer sets it
+        # mappedReady: the OS layer's Ready bytes (0 for a controller on its own, as
+        # Go's test copy has).
+        self.mapped_ready_source: Callable[[], int] | None = None
+        self.scavenge_gc_percent_goal = MAX_UINT64  # scavenge.gcPercentGoal
 
-        self.gc_percent = 100  # GOGC; negative: off
+        # Settings.
+        self.gc_percent = 100  # GOGC; -1: off
+        self.memory_limit = MAX_INT64  # GOMEMLIMIT
+        self.heap_minimum = HEAP_MINIMUM  # the GOGC goal's floor
+
+        # The pacer's model of the program.
+        self.runway = 0  # heap bytes the mark needs at the current cons/mark
+        self.cons_mark = 0.0  # allocation rate / scan rate, the max of the last cycles
+        self.last_cons_mark = [0.0] * 4
+        self.gc_percent_heap_goal = 0  # the GOGC goal (commit sets it)
+        self.sweep_dist_min_trigger = 0  # heap_live + 1 MiB while the sweep is unfinished
+        self.triggered = MAX_UINT64  # heap_live when the current cycle started
+        self.last_heap_goal = 0  # the goal at the end of the last mark (gctrace's goal)
+        self.heap_live = 0  # bytes of spans handed to mcaches minus their free slots
+        self.heap_scan = 0  # scannable bytes allocated since the last cycle (an estimate)
+        self.last_heap_scan = 0  # heap scan work of the last cycle
+        self.last_stack_scan = 0  # stack scan work of the last cycle
+        self.max_stack_scan = 0  # bytes of all goroutine stacks (what could be scanned)
+        self.globals_scan = 0  # bytes of data and bss
         self.heap_marked = 0  # bytes marked by the last cycle
-        self.last_heap_goal = 0  # the goal of the last cycle (gctrace prints it)
-        self.trigger_bytes = self._trigger()  # cached trigger(); commit() refreshes it
-        self.assist_work_per_byte = 0.0  # scan work to do per byte allocated during mark
-        self.cycle_start_ns = 0  # markStartTime: when the current cycle's mark began
-        self.marking = False  # gcBlackenEnabled: between start_cycle and end_cycle
-        self.last_cycle: dict[str, int] = {}  # what end_cycle was told about the last cycle
-        # The mark workers of the current cycle (startCycle sets them).
-        self.dedicated_mark_workers_needed = 0  # dedicated workers not yet running
-        self.fractional_utilization_goal = 0.0  # per P, for the fractional worker
-        self.idle_mark_workers = 0  # idle workers running now
-        self.max_idle_mark_workers = 0
-        # This cycle's mark time by kind, in ns (gctrace's cpu column; the pacer's input).
+
+        # This cycle's work and time.
+        self.heap_scan_work = 0
+        self.stack_scan_work = 0
+        self.globals_scan_work = 0
+        self.bg_scan_credit = 0
         self.assist_time = 0
         self.dedicated_mark_time = 0
         self.fractional_mark_time = 0
         self.idle_mark_time = 0
+        self.mark_start_time = 0  # markStartTime
+        self.dedicated_mark_workers_needed = 0
+        self.idle_mark_workers = 0  # idle workers running now
+        self.max_idle_mark_workers = 0
+        self.assist_work_per_byte = 0.0
+        self.assist_bytes_per_work = 0.0
+        self.fractional_utilization_goal = 0.0
+        self.blacken_enabled = False  # gcBlackenEnabled: the collector sets it during mark
+        self.trigger_bytes = 0  # trigger() at the last commit
 
-    def update(self, d_heap_live: int, d_heap_scan: int) -> None:
-        """gcControllerState.update: the allocator reports heap growth. During mark
-        heap_scan stays as the cycle began and the assist ratio is revised instead."""
-        self.heap_live += d_heap_live
-        if self.marking:
-            self.revise()
+        # init: the settings, then commit with no sweep in progress.
+        self.set_gc_percent(gc_percent)
+        self.set_memory_limit(memory_limit)
+        self.commit(True)
+
+    @property
+    def mapped_ready(self) -> int:
+        src = self.mapped_ready_source
+        return src() if src is not None else 0
+
+    @property
+    def cycle_start_ns(self) -> int:
+        return self.mark_start_time
+
+    # -- cycle -------------------------------------------------------------------
+
+    def start_cycle(self, mark_start_time: int, procs: int, *, periodic: bool = False) -> None:
+        """startCycle: reset the cycle's counters and choose its mark workers."""
+        self.heap_scan_work = self.stack_scan_work = self.globals_scan_work = 0
+        self.bg_scan_credit = 0
+        self.assist_time = self.dedicated_mark_time = 0
+        self.fractional_mark_time = self.idle_mark_time = 0
+        self.mark_start_time = mark_start_time
+        self.triggered = self.heap_live
+        dedicated, self.fractional_utilization_goal = self.workers(procs)
+        if periodic:  # gcTriggerTime: idle Ps mark only if nothing else would
+            self.max_idle_mark_workers = 0 if dedicated > 0 else 1
         else:
-            self.heap_scan += d_heap_scan
-
-    # -- the collector asks --------------------------------------------------
-
-    def heap_goal(self) -> int:
-        """heapGoal: heap marked x (1 + GOGC/100), at least 4 MiB x GOGC/100."""
-        if self.gc_percent < 0:
-            return MAX_UINT64
-        goal = self.heap_marked + self.heap_marked * self.gc_percent // 100
-        return max(goal, HEAP_MINIMUM * self.gc_percent // 100)
-
-    def _trigger(self) -> int:
-        if self.gc_percent < 0:
-            return MAX_UINT64
-        goal = self.heap_goal()
-        return self.heap_marked + (goal - self.heap_marked) * TRIGGER_NUM // TRIGGER_DEN
-
-    def trigger(self) -> int:
-        """trigger: the heap_live at which an allocation starts a cycle."""
-        return self.trigger_bytes
+            self.max_idle_mark_workers = procs - dedicated
+        self.dedicated_mark_workers_needed = dedicated
+        self.revise()
 
     def workers(self, procs: int) -> tuple[int, float]:
         """(dedicated mark workers, fractional utilisation goal per P) for 25% of
@@ -117,12 +214,64 @@ class GCControllerState:
             return dedicated, (goal - dedicated) / procs
         return dedicated, 0.0
 
-    def add_idle_mark_worker(self) -> bool:
-        """addIdleMarkWorker: may one more idle P run an idle mark worker?"""
-        if self.idle_mark_workers >= self.max_idle_mark_workers:
-            return False
-        self.idle_mark_workers += 1
-        return True
+    def revise(self) -> None:
+        """revise: the assist ratio from the scan work left and the heap left."""
+        gc_percent = self.gc_percent if self.gc_percent >= 0 else 100000
+        live = self.heap_live
+        scan = self.heap_scan
+        work = self.heap_scan_work + self.stack_scan_work + self.globals_scan_work
+        heap_goal = s64(self.heap_goal())
+        scan_work_expected = s64(self.last_heap_scan + self.last_stack_scan + self.globals_scan)
+        max_scan_work = s64(scan + self.max_stack_scan + self.globals_scan)
+        if work > scan_work_expected:
+            # More scan work than expected: extend the goal in proportion, up to the
+            # hard goal, and expect the worst case from now on.
+            triggered = s64(self.triggered)
+            ratio = fdiv(float(s64(heap_goal - triggered)), float(scan_work_expected))
+            ext = f2i64(ratio * max_scan_work) + triggered
+            scan_work_expected = max_scan_work
+            hard_goal = f2i64((1.0 + gc_percent / 100.0) * heap_goal)
+            heap_goal = min(ext, hard_goal)
+        if s64(live) > heap_goal:
+            heap_goal = f2i64(heap_goal * 1.1)  # maxOvershoot
+            scan_work_expected = max_scan_work
+        scan_work_remaining = max(scan_work_expected - work, 1000)
+        heap_remaining = heap_goal - s64(live)
+        if heap_remaining <= 0:
+            heap_remaining = 1
+        self.assist_work_per_byte = float(scan_work_remaining) / float(heap_remaining)
+        self.assist_bytes_per_work = float(heap_remaining) / float(scan_work_remaining)
+
+    def end_cycle(self, now: int, procs: int, user_forced: bool = False) -> None:
+        """endCycle: measure the cycle's cons/mark ratio (allocation during mark over
+        scan work, scaled by the CPU shares) for the next trigger."""
+        del user_forced  # Go only uses it for the CPU limiter's accounting
+        self.last_heap_goal = self.heap_goal()
+        assist_duration = now - self.mark_start_time
+        utilization = GC_GOAL_UTILIZATION
+        if assist_duration > 0:
+            utilization += self.assist_time / float(assist_duration * procs)
+        if self.heap_live <= self.triggered:
+            return  # nothing allocated during mark: keep the old ratio
+        idle_utilization = 0.0
+        if assist_duration > 0:
+            idle_utilization = self.idle_mark_time / float(assist_duration * procs)
+        scan_work = self.heap_scan_work + self.stack_scan_work + self.globals_scan_work
+        current = fdiv(
+            float(self.heap_live - self.triggered) * (utilization + idle_utilization),
+            float(scan_work) * (1 - utilization),
+        )
+        self.cons_mark = max([current, *self.last_cons_mark])
+        self.last_cons_mark = [*self.last_cons_mark[1:], current]
+
+    def reset_live(self, bytes_marked: int) -> None:
+        """resetLive: the cycle marked bytes_marked; the next cycle's estimates."""
+        self.heap_marked = bytes_marked
+        self.heap_live = bytes_marked
+        self.heap_scan = u64(self.heap_scan_work)
+        self.last_heap_scan = u64(self.heap_scan_work)
+        self.last_stack_scan = u64(self.stack_scan_work)
+        self.triggered = MAX_UINT64
 
     def mark_worker_stop(self, mode: str, duration_ns: int) -> None:
         """markWorkerStop: a worker of this mode ran duration_ns and stopped."""
@@ -135,54 +284,124 @@ class GCControllerState:
             self.idle_mark_time += duration_ns
             self.idle_mark_workers -= 1
 
-    # -- the collector tells ---------------------------------------------------
+    def add_idle_mark_worker(self) -> bool:
+        """addIdleMarkWorker: may one more idle P run an idle mark worker?"""
+        if self.idle_mark_workers >= self.max_idle_mark_workers:
+            return False
+        self.idle_mark_workers += 1
+        return True
 
-    def commit(self) -> None:
-        """commit: recompute the goal and trigger after a setting or the heap changed."""
-        self.trigger_bytes = self._trigger()
-
-    def set_gc_percent(self, percent: int) -> None:
-        """debug.SetGCPercent / GOGC."""
-        self.gc_percent = percent
-        self.commit()
-
-    def start_cycle(self, now_ns: int, procs: int, *, periodic: bool = False) -> None:
-        """startCycle: mark begins; choose this cycle's mark workers."""
-        self.cycle_start_ns = now_ns
-        self.assist_time = self.dedicated_mark_time = 0
-        self.fractional_mark_time = self.idle_mark_time = 0
-        dedicated, self.fractional_utilization_goal = self.workers(procs)
-        self.dedicated_mark_workers_needed = dedicated
-        self.idle_mark_workers = 0
-        if periodic:  # a 2-minute GC: idle Ps mark only if nothing else would
-            self.max_idle_mark_workers = 0 if dedicated > 0 else 1
+    def update(self, d_heap_live: int, d_heap_scan: int) -> None:
+        """update: the allocator reports heap growth. During mark heap_scan stays as
+        the cycle began and the assist ratio is revised instead."""
+        self.heap_live = u64(self.heap_live + d_heap_live)
+        if self.blacken_enabled:
+            self.revise()
         else:
-            self.max_idle_mark_workers = procs - dedicated
-        self.last_heap_goal = self.heap_goal()
-        self.marking = True
-        self.revise()
+            self.heap_scan = u64(self.heap_scan + d_heap_scan)
 
-    def revise(self) -> None:
-        """revise: assist work per byte = scan work left / heap left before the goal."""
-        left = self.last_heap_goal - self.heap_live
-        self.assist_work_per_byte = self.heap_scan / left if left > 0 else float(self.heap_scan)
+    def add_scannable_stack(self, amount: int) -> None:
+        """addScannableStack (the per-P batching left out): stack bytes came or went."""
+        self.max_stack_scan = u64(self.max_stack_scan + amount)
 
-    def end_cycle(
-        self, heap_marked: int, now_ns: int = 0, procs: int = 1, scan_work: int = 0
-    ) -> None:
-        """endCycle + resetLive: the cycle marked heap_marked bytes and did scan_work
-        bytes of scan work (the next cycle's heap_scan estimate), ending at now_ns
-        on procs Ps. The plain controller keeps the times for the record only; Go's
-        pacer derives its cons/mark ratio from them."""
-        self.marking = False
-        self.last_cycle = {
-            "mark_ns": now_ns - self.cycle_start_ns,
-            "procs": procs,
-            "assist_ns": self.assist_time,
-            "worker_ns": self.dedicated_mark_time + self.fractional_mark_time,
-            "idle_ns": self.idle_mark_time,
-        }
-        self.heap_marked = heap_marked
-        self.heap_live = heap_marked
-        self.heap_scan = scan_work
-        self.commit()
+    def add_globals(self, amount: int) -> None:
+        self.globals_scan = u64(self.globals_scan + amount)
+
+    # -- goal and trigger ----------------------------------------------------------
+
+    def heap_goal(self) -> int:
+        return self.heap_goal_internal()[0]
+
+    def heap_goal_internal(self) -> tuple[int, int]:
+        """heapGoalInternal: (goal, the sweep distance's minimum trigger)."""
+        goal = self.gc_percent_heap_goal
+        min_trigger = 0
+        new_goal = self.memory_limit_heap_goal()
+        if new_goal < goal:
+            goal = new_goal
+        else:
+            sweep_dist_trigger = self.sweep_dist_min_trigger
+            if sweep_dist_trigger > goal:
+                goal = sweep_dist_trigger
+            min_trigger = sweep_dist_trigger
+            if self.triggered != MAX_UINT64 and goal < self.triggered + MIN_RUNWAY:
+                goal = self.triggered + MIN_RUNWAY
+        return goal, min_trigger
+
+    def memory_limit_heap_goal(self) -> int:
+        """memoryLimitHeapGoal: the heap that keeps total memory under the limit."""
+        heap_free = self.heap_free.nbytes
+        heap_alloc = u64(self.total_alloc - self.total_free)
+        mapped_ready = self.mapped_ready
+        memory_limit = u64(self.memory_limit)
+        non_heap = u64(mapped_ready - heap_free - heap_alloc)
+        overage = mapped_ready - memory_limit if mapped_ready > memory_limit else 0
+        if u64(non_heap + overage) >= memory_limit:
+            return self.heap_marked
+        goal = u64(memory_limit - (non_heap + overage))
+        headroom = max(
+            goal // 100 * MEMORY_LIMIT_HEAP_GOAL_HEADROOM_PERCENT,
+            MEMORY_LIMIT_MIN_HEAP_GOAL_HEADROOM,
+        )
+        if goal < headroom or goal - headroom < headroom:
+            goal = headroom
+        else:
+            goal -= headroom
+        return max(goal, self.heap_marked)
+
+    def trigger(self) -> int:
+        """The heap_live at which an allocation starts a cycle (trigger()[0] in Go)."""
+        return self.trigger_and_goal()[0]
+
+    def trigger_and_goal(self) -> tuple[int, int]:
+        """trigger: (trigger, goal)."""
+        goal, min_trigger = self.heap_goal_internal()
+        marked = self.heap_marked
+        if marked >= goal:
+            return goal, goal
+        min_trigger = max(min_trigger, marked)
+        lower = (goal - marked) // TRIGGER_RATIO_DEN * MIN_TRIGGER_RATIO_NUM + marked
+        min_trigger = max(min_trigger, lower)
+        max_trigger = (goal - marked) // TRIGGER_RATIO_DEN * MAX_TRIGGER_RATIO_NUM + marked
+        if goal > HEAP_MINIMUM and goal - HEAP_MINIMUM > max_trigger:
+            max_trigger = goal - HEAP_MINIMUM
+        max_trigger = max(max_trigger, min_trigger)
+        trigger = min_trigger if self.runway > goal else goal - self.runway
+        trigger = min(max(trigger, min_trigger), max_trigger)
+        return trigger, goal
+
+    # -- settings ------------------------------------------------------------------
+
+    def commit(self, is_sweep_done: bool = True) -> None:
+        """commit: recompute the GOGC goal and the runway after an input changed."""
+        if is_sweep_done:
+            self.sweep_dist_min_trigger = 0
+        else:
+            self.sweep_dist_min_trigger = u64(self.heap_live + SWEEP_MIN_HEAP_DISTANCE)
+        goal = MAX_UINT64
+        if self.gc_percent >= 0:
+            base = u64(self.heap_marked + self.last_stack_scan + self.globals_scan)
+            goal = u64(self.heap_marked + u64(base * self.gc_percent) // 100)
+        self.gc_percent_heap_goal = max(goal, self.heap_minimum)
+        scan = float(self.last_heap_scan + self.last_stack_scan + self.globals_scan)
+        self.runway = f2u64(self.cons_mark * (1 - GC_GOAL_UTILIZATION) / GC_GOAL_UTILIZATION * scan)
+        # The trigger as of now, for the allocation path's quick test. Under a memory
+        # limit the goal moves with every allocation, so the collector asks trigger().
+        self.trigger_bytes = self.trigger()
+
+    def set_gc_percent(self, percent: int) -> int:
+        """setGCPercent (debug.SetGCPercent, without the commit): the old value."""
+        out = self.gc_percent
+        if percent < 0:
+            percent = -1
+        self.heap_minimum = u64(HEAP_MINIMUM * u64(percent)) // 100
+        self.gc_percent = percent
+        return out
+
+    def set_memory_limit(self, limit: int) -> int:
+        """setMemoryLimit (debug.SetMemoryLimit, without the commit): the old value;
+        a negative limit only reads it."""
+        out = self.memory_limit
+        if limit >= 0:
+            self.memory_limit = limit
+        return out

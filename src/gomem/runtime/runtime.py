@@ -91,6 +91,7 @@ class Runtime:
         self.memstats = MStats()
         self.gc_controller = GCControllerState()
         self.heap = MHeap(self.os, self.memstats, self.gc_controller)
+        self.gc_controller.mapped_ready_source = lambda: self.os.mapped_ready
         self.heap.central = [MCentral(spc, self.heap) for spc in range(NUM_SPAN_CLASSES)]
         self.gomaxprocs = gomaxprocs
         self.mcaches = [
@@ -191,6 +192,7 @@ class Runtime:
         g.stack_scanned = self.gc.phase != 0  # a goroutine born during mark has a black stack
         g.sched_sp = g.stack.hi
         g.frames = []
+        self.gc_controller.add_scannable_stack(g.stack.size)
         self.sched.allgs.append(g)
         self.sched.start(g, lambda: body(g))
         self.sched.make_runnable(g)
@@ -199,6 +201,7 @@ class Runtime:
     def goexit(self, g: G) -> None:
         """goexit0 + gfput: keep the dead G and its stack if it is the starting size."""
         p = self.ps[0] if g.p is None else g.p
+        self.gc_controller.add_scannable_stack(-g.stack.size)
         if g.stack.size != FIXED_STACK:
             self.stackalloc.free(g.stack, p.mcache)
             g.stack = self.stackalloc.alloc(FIXED_STACK, p.mcache)
@@ -214,6 +217,7 @@ class Runtime:
         newsize = newstack_size(g, needed)
         c = g.p.mcache if g.p is not None else None
         self.stack_copies += 1
+        self.gc_controller.add_scannable_stack(newsize - g.stack.size)
         return copystack(self.stackalloc, g, newsize, c)
 
     def shrink_stack(self, g: G) -> bool:
@@ -223,6 +227,7 @@ class Runtime:
             return False
         c = g.p.mcache if g.p is not None else None
         self.stack_copies += 1
+        self.gc_controller.add_scannable_stack(newsize - g.stack.size)
         copystack(self.stackalloc, g, newsize, c)
         return True
 
@@ -234,6 +239,7 @@ class Runtime:
             raise RuntimeThrow(f"globals: {name} does not fit in the bss segment")
         self._globals_next = addr + typ.size
         self.globals.append((name, addr, typ))
+        self.gc_controller.add_globals(typ.size)  # addGlobals: data + bss bytes
         return addr
 
     def global_roots(self) -> list[int]:

