@@ -160,6 +160,22 @@ def test_bad_gogc_is_one_line(gomem) -> None:
     gomem("run", "node", "--gogc", "lots").assert_one_line_error()
 
 
+@pytest.mark.parametrize("bad", ["512MB", "-1", "1.5GiB", "lots"])
+def test_bad_memlimit_is_one_line(gomem, bad: str) -> None:
+    gomem("run", "node", "--memlimit", bad).assert_one_line_error()
+
+
+def test_a_binding_memory_limit_lowers_the_goal_and_collects_more_often(gomem) -> None:
+    # steady.toml's heap stays under 3 MiB; GOMEMLIMIT=3MiB leaves a goal of the limit
+    # less the non-heap memory (metadata, stacks) less 1 MiB of headroom: under 4 MiB.
+    free = gomem("run", EXAMPLES / "steady.toml", "--gctrace", "--json")
+    tight = gomem("run", EXAMPLES / "steady.toml", "--gctrace", "--json", "--memlimit", "3MiB")
+    assert tight.code == 0, tight.err
+    assert json.loads(tight.out)["gc_cycles"] > json.loads(free.out)["gc_cycles"]
+    goals = [int(line.split(" MB goal")[0].rsplit(" ", 1)[1]) for line in tight.err.splitlines()]
+    assert goals and max(goals) < 4
+
+
 def test_gc_demo_shows_the_lost_object_without_a_barrier(gomem) -> None:
     r = gomem("gc", "demo", "--barrier", "none")
     assert r.code == 0, r.err

@@ -187,3 +187,24 @@ def test_gogc_off_still_paces_the_sweep_toward_the_memory_limit_trigger() -> Non
     limit_goal = int(seen["limit_goal"])
     assert seen["goal"] == limit_goal - limit_goal // 100 * 3
     assert 0 < seen["rate"] == seen["expected"] < 1e-15
+
+
+def test_set_gc_percent_and_set_memory_limit_from_the_program() -> None:
+    # debug.SetGCPercent and debug.SetMemoryLimit return the old values and commit the
+    # new goal at once: with GOGC=50 the floor is 2 MiB; a 1 MiB limit then binds.
+    prog = Program()
+    seen: dict[str, int] = {}
+
+    @prog.func
+    def main(g, f):
+        ctl = g.rt.gc_controller
+        seen["old_gogc"] = g.set_gc_percent(50)
+        seen["goal_50"] = ctl.heap_goal()
+        seen["old_limit"] = g.set_memory_limit(64 << 20)
+        seen["read"] = g.set_memory_limit(-1)
+        seen["off"] = g.set_gc_percent(-1)
+
+    prog.run()
+    assert seen["old_gogc"] == 100 and seen["goal_50"] == 2 << 20
+    assert seen["old_limit"] == (1 << 63) - 1 and seen["read"] == 64 << 20
+    assert seen["off"] == 50

@@ -134,3 +134,50 @@ def test_go_conversions_and_division() -> None:
     assert f2u64(-1.0) == MAX_UINT64  # int64(-1) as uint64
     assert fdiv(1.0, 0.0) == math.inf and fdiv(-1.0, 0.0) == -math.inf
     assert math.isnan(fdiv(0.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("env", "gogc"),
+    [
+        (None, 100),  # unset: the default
+        ("", 100),
+        ("off", -1),
+        ("50", 50),
+        ("-5", -5),  # taken as is; setGCPercent makes any negative -1
+        ("+50", 100),  # atoi32 takes no '+': malformed means the default, silently
+        ("1e3", 100),
+        ("2147483648", 100),  # past int32
+        ("OFF", 100),  # only lower-case off
+    ],
+)
+def test_read_gogc_does_what_go_does_with_the_environment(env, gogc) -> None:
+    from gomem.runtime.mgcpacer import read_gogc
+
+    assert read_gogc(env) == gogc
+
+
+@pytest.mark.parametrize(
+    ("env", "limit"),
+    [
+        (None, MAX_INT64),
+        ("off", MAX_INT64),
+        ("1024", 1024),
+        ("1024B", 1024),
+        ("512MiB", 512 << 20),
+        ("1GiB", 1 << 30),
+        ("8TiB", 8 << 40),
+        ("9223372036854775807", MAX_INT64),
+    ],
+)
+def test_read_memlimit_accepts_what_parse_byte_count_accepts(env, limit) -> None:
+    from gomem.runtime.mgcpacer import read_memlimit
+
+    assert read_memlimit(env) == limit
+
+
+@pytest.mark.parametrize("env", ["512MB", "1 GiB", "-1", "1.5GiB", "KiB", "9000000TiB", "1kiB"])
+def test_a_malformed_gomemlimit_is_fatal(env) -> None:
+    from gomem.runtime.mgcpacer import MalformedGOMEMLIMIT, read_memlimit
+
+    with pytest.raises(MalformedGOMEMLIMIT, match="malformed GOMEMLIMIT"):
+        read_memlimit(env)

@@ -15,6 +15,7 @@ from typing import Any
 from gomem.program import Program, ProgramError, RunResult, builtins
 from gomem.runtime.mbarrier import BARRIERS
 from gomem.runtime.mem_linux import RuntimeThrow
+from gomem.runtime.mgcpacer import MAX_INT64, parse_byte_count
 
 from .args import BadInput, parse_positive
 
@@ -59,6 +60,14 @@ def add_parser(sub: Any) -> None:
         help="GOGC: heap growth (percent) before a collection, or off (default 100)",
     )
     p.add_argument(
+        "--memlimit",
+        type=_memlimit,
+        default=MAX_INT64,
+        metavar="SIZE|off",
+        help="GOMEMLIMIT: a soft limit on the runtime's total memory, in bytes or with "
+        "KiB, MiB, GiB or TiB (e.g. 512MiB), or off (default off)",
+    )
+    p.add_argument(
         "--gctrace",
         action="store_true",
         help="print a GODEBUG=gctrace=1 line per collection on stderr, as Go does",
@@ -81,6 +90,19 @@ def _gogc(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a percent (like 100) or off")
     return int(text)
+
+
+def _memlimit(text: str) -> int:
+    """--memlimit: a size like 512MiB or a byte count, or off (no limit)."""
+    if text == "off":
+        return MAX_INT64
+    n = parse_byte_count(text)
+    if n is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a memory limit (bytes, or a number with B, KiB, MiB, GiB or "
+            "TiB like 512MiB, or off)"
+        )
+    return n
 
 
 def _load_python(path: Path) -> Program:
@@ -231,6 +253,7 @@ def run_run(args: argparse.Namespace) -> int:
             debug=args.check,
             check=args.check,
             gogc=args.gogc,
+            memlimit=args.memlimit,
             gctrace=args.gctrace,
             barrier=args.barrier,
         )

@@ -628,6 +628,24 @@ class Goroutine:
         self._op(0)
         self.rt.gc.gc(self.gp)
 
+    def set_gc_percent(self, percent: int) -> int:
+        """debug.SetGCPercent(percent): the old value. Turning the collector off
+        first waits for a cycle in progress to finish marking, as Go does."""
+        self._op(0)
+        gc = self.rt.gc
+        old = self.rt.gc_controller.gc_percent
+        gc.set_gc_percent(percent)
+        if percent < 0:
+            while gc.phase != 0:  # gcWaitOnMark
+                gc.waiters.append(self.gp)
+                self.rt.sched.park(self.gp)
+        return old
+
+    def set_memory_limit(self, limit: int) -> int:
+        """debug.SetMemoryLimit(limit): the old limit; a negative limit only reads it."""
+        self._op(0)
+        return self.rt.gc.set_memory_limit(limit)
+
     def free_os_memory(self) -> int:
         """debug.FreeOSMemory(): a forced collection (as runtime.GC), then every free
         heap page returned to the OS (scavengeAll); the bytes released."""
@@ -780,17 +798,19 @@ class Program:
         check: bool = False,
         runtime: Runtime | None = None,
         gogc: int = 100,
+        memlimit: int = MAX_INT64,
         gctrace: bool = False,
         barrier: str | WriteBarrier = "go",
     ) -> RunResult:
         """Run main (and every goroutine it starts) to completion on a fresh runtime.
 
-        gogc is GOGC (negative: off); gctrace collects GODEBUG=gctrace=1 lines in
-        RunResult.gctrace; barrier picks the write barrier (mbarrier.BARRIERS);
-        check also walks the heap after each cycle for reachable freed objects.
+        gogc is GOGC (negative: off), memlimit GOMEMLIMIT in bytes; gctrace collects
+        GODEBUG=gctrace=1 lines in RunResult.gctrace; barrier picks the write barrier
+        (mbarrier.BARRIERS); check also walks the heap after each cycle for reachable freed objects.
         """
         rt = runtime or Runtime(gomaxprocs=gomaxprocs, policy=make_policy(policy, seed, script))
         rt.gc.set_gc_percent(gogc)
+        rt.gc.set_memory_limit(memlimit)
         rt.gc.gctrace = gctrace
         rt.gc.barrier = barrier if isinstance(barrier, WriteBarrier) else WriteBarrier(barrier)
         rt.gc.check_after_cycle = check

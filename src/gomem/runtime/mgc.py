@@ -189,6 +189,14 @@ class Collector:
         elif self.cycles:
             self.periodic_deadline = self.cycles[-1].t_end + FORCE_GC_PERIOD
 
+    def set_memory_limit(self, limit: int) -> int:
+        """debug.SetMemoryLimit: a negative limit only reads the current one."""
+        ctl = self.rt.gc_controller
+        out = ctl.set_memory_limit(limit)
+        if limit >= 0 and out != limit:
+            self.controller_commit()
+        return out
+
     def controller_commit(self) -> None:
         """gcControllerCommit: the pacer recomputes goal and trigger; the sweeper's
         pace follows."""

@@ -405,3 +405,84 @@ class GCControllerState:
         if limit >= 0:
             self.memory_limit = limit
         return out
+
+
+# -- the settings from the environment (readGOGC, readGOMEMLIMIT) ----------------
+
+
+def _atoi64(s: str) -> int | None:
+    """atoi64 (runtime/string.go): a decimal int64, optional '-', no '+', no spaces;
+    None if malformed or out of range."""
+    if not s:
+        return None
+    neg = s[0] == "-"
+    digits = s[1:] if neg else s
+    un = 0
+    for ch in digits:
+        if not "0" <= ch <= "9":
+            return None
+        un = un * 10 + (ord(ch) - 48)
+        if un > MAX_UINT64:
+            return None
+    if not neg and un > MAX_INT64:
+        return None
+    if neg and un > MAX_INT64 + 1:
+        return None
+    return -un if neg else un
+
+
+def parse_byte_count(s: str) -> int | None:
+    """parseByteCount: '1024', '1024B', '512MiB', '1GiB' (KiB..TiB); None if malformed,
+    negative or past MaxInt64. Go accepts no other unit (no 'MB', no spaces)."""
+    if not s:
+        return None
+    last = s[-1]
+    if "0" <= last <= "9":
+        n = _atoi64(s)
+        return n if n is not None and n >= 0 else None
+    if last != "B" or len(s) < 2:
+        return None
+    if "0" <= s[-2] <= "9":
+        n = _atoi64(s[:-1])
+        return n if n is not None and n >= 0 else None
+    if s[-2] != "i" or len(s) < 4:
+        return None
+    power = {"K": 1, "M": 2, "G": 3, "T": 4}.get(s[-3])
+    if power is None:
+        return None
+    n = _atoi64(s[:-3])
+    if n is None or n < 0:
+        return None
+    m = 1024**power
+    if n > MAX_UINT64 // m or n * m > MAX_INT64:
+        return None
+    return n * m
+
+
+def read_gogc(value: str | None) -> int:
+    """readGOGC: what the runtime makes of the GOGC environment string. 'off' is -1;
+    an int32 is taken as is (setGCPercent turns any negative into -1); anything else,
+    empty or malformed, silently gives the default 100."""
+    if value == "off":
+        return -1
+    n = _atoi64(value or "")
+    if n is not None and -(1 << 31) <= n < (1 << 31):
+        return n
+    return 100
+
+
+class MalformedGOMEMLIMIT(ValueError):
+    """readGOMEMLIMIT throws: the process dies at start-up."""
+
+
+def read_memlimit(value: str | None) -> int:
+    """readGOMEMLIMIT: unset, empty or 'off' is no limit (MaxInt64); a byte count as
+    parseByteCount reads it; anything else is fatal in Go ("malformed GOMEMLIMIT")."""
+    if not value or value == "off":
+        return MAX_INT64
+    n = parse_byte_count(value)
+    if n is None:
+        raise MalformedGOMEMLIMIT(
+            f"GOMEMLIMIT={value}: malformed GOMEMLIMIT; see `go doc runtime/debug.SetMemoryLimit`"
+        )
+    return n
