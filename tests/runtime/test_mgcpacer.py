@@ -181,3 +181,59 @@ def test_a_malformed_gomemlimit_is_fatal(env) -> None:
 
     with pytest.raises(MalformedGOMEMLIMIT, match="malformed GOMEMLIMIT"):
         read_memlimit(env)
+
+
+# Two lines real go1.24.3 printed with GODEBUG=gcpacertrace=1 (a small allocating
+# program on 2 Ps), the layout the model's lines must have.
+REAL_START = "pacer: assist ratio=+7.568041e-001 (scan 0 MB in 3->4 MB) workers=0++2.500000e-001"
+REAL_END = (
+    "pacer: 37% CPU (25 exp.) for 294048+1160+142594 B work (142594 B exp.) in 4005888 B -> "
+    "4423680 B (\u2206goal 229376, cons/mark +0.000000e+000)"
+)
+FLOAT = r"[+-]\d\.\d{6}e[+-]\d{3}"
+START_RE = rf"pacer: assist ratio={FLOAT} \(scan \d+ MB in \d+->\d+ MB\) workers=\d+\+{FLOAT}"
+END_RE = (
+    rf"pacer: \d+% CPU \(25 exp\.\) for \d+\+\d+\+\d+ B work \(\d+ B exp\.\) in \d+ B -> \d+ B "
+    rf"\(\u2206goal -?\d+, cons/mark {FLOAT}\)"
+)
+
+
+@pytest.mark.parametrize(
+    ("v", "text"),
+    [
+        (0.25, "+2.500000e-001"),  # as real Go printed the fractional goal above
+        (0.0, "+0.000000e+000"),
+        (123456789.0, "+1.234568e+008"),  # 7 digits, rounded by adding 5e-7
+        (9.99999999, "+1.000000e+001"),  # the rounding carries into the exponent
+        (-2.5, "-2.500000e+000"),
+        (math.inf, "+Inf"),
+        (math.nan, "NaN"),
+    ],
+)
+def test_go_print_float(v: float, text: str) -> None:
+    from gomem.runtime.mgcpacer import go_print_float
+
+    assert go_print_float(v) == text
+
+
+def test_gcpacertrace_lines_have_gos_layout() -> None:
+    import re
+
+    from gomem.program import Program
+
+    assert re.fullmatch(START_RE, REAL_START) and re.fullmatch(END_RE, REAL_END)
+    prog = Program()
+
+    @prog.func(locals={"b": "*[1024]byte"})
+    def main(g, f):
+        for _ in range(6000):
+            f.b = g.new("[1024]byte")
+
+    r = prog.run(gcpacertrace=True, gctrace=True)
+    lines = list(r.gctrace)
+    assert len(lines) >= 3
+    # Per cycle, in Go's order: startCycle's line, endCycle's line, then gctrace's.
+    for i in range(0, len(lines) - 2, 3):
+        assert re.fullmatch(START_RE, lines[i]), lines[i]
+        assert re.fullmatch(END_RE, lines[i + 1]), lines[i + 1]
+        assert lines[i + 2].startswith("gc ")

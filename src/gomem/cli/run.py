@@ -73,6 +73,11 @@ def add_parser(sub: Any) -> None:
         help="print a GODEBUG=gctrace=1 line per collection on stderr, as Go does",
     )
     p.add_argument(
+        "--gcpacertrace",
+        action="store_true",
+        help="print GODEBUG=gcpacertrace=1's pacer lines (two per cycle) on stderr",
+    )
+    p.add_argument(
         "--barrier",
         choices=BARRIERS,
         default="go",
@@ -255,6 +260,7 @@ def run_run(args: argparse.Namespace) -> int:
             gogc=args.gogc,
             memlimit=args.memlimit,
             gctrace=args.gctrace,
+            gcpacertrace=args.gcpacertrace,
             barrier=args.barrier,
         )
     except ProgramError as err:

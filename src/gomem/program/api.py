@@ -702,7 +702,7 @@ class RunResult:
     now_ns: int  # simulated time at the end
     pauses: tuple[Pause, ...]
     stack_copies: int
-    gctrace: tuple[str, ...]  # GODEBUG=gctrace=1 lines, when asked for
+    gctrace: tuple[str, ...]  # GODEBUG=gctrace=1 (and gcpacertrace=1) lines, when asked for
     rss_kb: int
     vsz_kb: int
     runtime: Runtime
@@ -800,18 +800,22 @@ class Program:
         gogc: int = 100,
         memlimit: int = MAX_INT64,
         gctrace: bool = False,
+        gcpacertrace: bool = False,
         barrier: str | WriteBarrier = "go",
     ) -> RunResult:
         """Run main (and every goroutine it starts) to completion on a fresh runtime.
 
         gogc is GOGC (negative: off), memlimit GOMEMLIMIT in bytes; gctrace collects
-        GODEBUG=gctrace=1 lines in RunResult.gctrace; barrier picks the write barrier
+        GODEBUG=gctrace=1 lines in RunResult.gctrace (and gcpacertrace=1's pacer
+        lines, in the order Go prints them); barrier picks the write barrier
         (mbarrier.BARRIERS); check also walks the heap after each cycle for reachable freed objects.
         """
         rt = runtime or Runtime(gomaxprocs=gomaxprocs, policy=make_policy(policy, seed, script))
         rt.gc.set_gc_percent(gogc)
         rt.gc.set_memory_limit(memlimit)
         rt.gc.gctrace = gctrace
+        if gcpacertrace:
+            rt.gc_controller.pacertrace = rt.gc.trace
         rt.gc.barrier = barrier if isinstance(barrier, WriteBarrier) else WriteBarrier(barrier)
         rt.gc.check_after_cycle = check
         rt.gc.check_each_step = check

@@ -323,6 +323,7 @@ class Collector:
         rt.flush_mcaches()
         heap0 = rt.gc_controller.heap_live
         t0 = sched.now
+        rt.gc_cpu_limiter.start_gc_transition(True, t0)
         sched.stop_the_world("GC sweep termination", rt.costs.stw_base)
         self.marker = Marker(rt)
         self.phase = GCPhase.MARK
@@ -342,6 +343,7 @@ class Collector:
         self._cycle = {"t0": t0, "t_mark": sched.now, "heap0": heap0, "forced": forced}
         rt.gc_controller.start_cycle(sched.now, len(rt.ps), periodic=periodic)
         rt.gc_controller.blacken_enabled = True
+        rt.gc_cpu_limiter.finish_gc_transition(sched.now)
         if self.check_after_cycle:
             # Blocks no root reaches now can never be reached again: they must stay white.
             self._unreachable_at_start = self.allocated_blocks() - self._walk()[1]
@@ -454,6 +456,9 @@ class Collector:
         fractional one if p is behind the fractional goal, else none."""
         if self.phase != GCPhase.MARK or not self.worker_pool:
             return None
+        limiter = self.rt.gc_cpu_limiter
+        if limiter.need_update(p.clock_ns):
+            limiter.update(p.clock_ns)
         if not self.mark_work_available(p):
             return None
         ctl = self.rt.gc_controller
@@ -517,6 +522,8 @@ class Collector:
         ctl.mark_worker_stop(mode, duration)
         if mode == "fractional":
             p.gc_fractional_mark_ns += duration
+        elif mode == "idle":
+            self.rt.gc_cpu_limiter.add_idle_time(duration)  # limiterEventIdleMarkWork
         self.active_workers -= 1
         self.worker_pool.append(gp)
         # The last worker out, with no work anywhere: gcMarkDone.
@@ -610,6 +617,9 @@ class Collector:
         marker = self.marker
         if marker is None:
             return
+        limiter = self.rt.gc_cpu_limiter
+        if limiter.limiting():
+            return  # the CPU limiter is on: no assists, the heap may overshoot instead
         self.assists += 1
         work_per_byte = ctl.assist_work_per_byte
         bytes_per_work = 1.0 / work_per_byte if work_per_byte else float("inf")
@@ -634,7 +644,7 @@ class Collector:
         st = marker.stats
         marker.use(g.p.id if g.p is not None else 0)
         words0, objs0 = st.words_scanned, st.objects_marked
-        while (st.words_scanned - words0) * 8 < scan_work:
+        while (st.words_scanned - words0) * 8 < scan_work and not limiter.limiting():
             if self.root_jobs:
                 self._scan_root_job(self.root_jobs.popleft())
             elif obj := marker.pop():
@@ -645,12 +655,16 @@ class Collector:
         ns = self._mark_cost(st.words_scanned - words0, st.objects_marked - objs0)
         ctl.assist_time += ns
         self._report_work()
+        limiter.add_assist_time(ns)
+        now = g.p.clock_ns if g.p is not None else self.rt.sched.now
+        if limiter.need_update(now):
+            limiter.update(now)
         if g.p is not None:
             g.p.clock_ns += ns
         g.gc_assist_bytes += 1 + int(bytes_per_work * done) if work_per_byte else debt
         if self.active_workers == 0 and not self.mark_work_available(None):
             self._mark_done()  # this assist took the last of the work
-        if g.gc_assist_bytes < 0 and self.phase == GCPhase.MARK:
+        if g.gc_assist_bytes < 0 and self.phase == GCPhase.MARK and not limiter.limiting():
             # gcParkAssist: wait for the workers' credit (or the end of the cycle).
             self.assist_queue.append(g)
             self.rt.sched.park(g)
@@ -691,6 +705,7 @@ class Collector:
         heap1 = rt.gc_controller.heap_live
         self.phase = GCPhase.MARK_TERMINATION
         sched.gc_worker = sched.idle_worker = None  # no more mark workers
+        rt.gc_cpu_limiter.start_gc_transition(False, t_mark_term)
         sched.stop_the_world("GC mark termination", costs.stw_base)
         ctl = rt.gc_controller
         self._report_work()
@@ -715,6 +730,7 @@ class Collector:
         marker.queues.release()  # freeSomeWbufs: the work buffers' spans go back
         st = marker.stats
         t_end = sched.now
+        rt.gc_cpu_limiter.finish_gc_transition(t_end)
         self.phase = GCPhase.OFF
         rt.write_barrier_enabled = False
         heap.sweepgen += 2  # every span now needs sweeping

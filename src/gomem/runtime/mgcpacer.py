@@ -113,6 +113,47 @@ def fdiv(a: float, b: float) -> float:
     return a / b
 
 
+def go_print_float(v: float) -> str:
+    """The runtime's print(float64) (printfloat in print.go): 7 digits, as
+    +d.dddddde+ddd, rounded by adding 5e-7 after normalising, digits cut."""
+    if v != v:
+        return "NaN"
+    if v + v == v and v > 0:
+        return "+Inf"
+    if v + v == v and v < 0:
+        return "-Inf"
+    n = 7
+    sign, e = "+", 0
+    if v == 0:
+        if math.copysign(1.0, v) < 0:
+            sign = "-"
+    else:
+        if v < 0:
+            v, sign = -v, "-"
+        while v >= 10:
+            e += 1
+            v /= 10
+        while v < 1:
+            e -= 1
+            v *= 10
+        h = 5.0
+        for _ in range(n):
+            h /= 10
+        v += h
+        if v >= 10:
+            e += 1
+            v /= 10
+    digits = []
+    for _ in range(n):
+        d = int(v)
+        digits.append(chr(d + 48))
+        v -= float(d)
+        v *= 10
+    esign = "-" if e < 0 else "+"
+    e = abs(e)
+    return f"{sign}{digits[0]}.{''.join(digits[1:])}e{esign}{e // 100}{e // 10 % 10}{e % 10}"
+
+
 class GCControllerState:
     """gcControllerState: the pacer's state and the heap figures, in bytes and ns."""
 
@@ -167,6 +208,7 @@ class GCControllerState:
         self.fractional_utilization_goal = 0.0
         self.blacken_enabled = False  # gcBlackenEnabled: the collector sets it during mark
         self.trigger_bytes = 0  # trigger() at the last commit
+        self.pacertrace: list[str] | None = None  # GODEBUG=gcpacertrace=1 lines go here
 
         # init: the settings, then commit with no sweep in progress.
         self.set_gc_percent(gc_percent)
@@ -199,6 +241,13 @@ class GCControllerState:
             self.max_idle_mark_workers = procs - dedicated
         self.dedicated_mark_workers_needed = dedicated
         self.revise()
+        if self.pacertrace is not None:
+            self.pacertrace.append(
+                f"pacer: assist ratio={go_print_float(self.assist_work_per_byte)} "
+                f"(scan {self.heap_scan >> 20} MB in {self.heap_live >> 20}->"
+                f"{self.heap_goal() >> 20} MB) workers={dedicated}"
+                f"+{go_print_float(self.fractional_utilization_goal)}"
+            )
 
     def workers(self, procs: int) -> tuple[int, float]:
         """(dedicated mark workers, fractional utilisation goal per P) for 25% of
@@ -261,8 +310,19 @@ class GCControllerState:
             float(self.heap_live - self.triggered) * (utilization + idle_utilization),
             float(scan_work) * (1 - utilization),
         )
+        old_cons_mark = self.cons_mark
         self.cons_mark = max([current, *self.last_cons_mark])
         self.last_cons_mark = [*self.last_cons_mark[1:], current]
+        if self.pacertrace is not None:
+            expected = self.last_heap_scan + self.last_stack_scan + self.globals_scan
+            live = self.heap_live
+            self.pacertrace.append(
+                f"pacer: {int(utilization * 100)}% CPU ({int(GC_GOAL_UTILIZATION * 100)} exp.) "
+                f"for {self.heap_scan_work}+{self.stack_scan_work}+{self.globals_scan_work} B "
+                f"work ({expected} B exp.) in {self.triggered} B -> {live} B "
+                f"(\u2206goal {s64(live) - s64(self.last_heap_goal)}, "
+                f"cons/mark {go_print_float(old_cons_mark)})"
+            )
 
     def reset_live(self, bytes_marked: int) -> None:
         """resetLive: the cycle marked bytes_marked; the next cycle's estimates."""

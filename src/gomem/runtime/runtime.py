@@ -36,6 +36,7 @@ from gomem.runtime.mcache import MCache
 from gomem.runtime.mcentral import MCentral
 from gomem.runtime.mem_linux import OSMemory, RuntimeThrow
 from gomem.runtime.mgc import Collector, CycleRecord
+from gomem.runtime.mgclimit import GCCPULimiterState
 from gomem.runtime.mgcpacer import GCControllerState
 from gomem.runtime.mgcsweep import sweep_span
 from gomem.runtime.mheap import (
@@ -116,6 +117,8 @@ class Runtime:
         self.stack_copies = 0  # copystack calls (growth and shrinking)
         self.goroutines_created = 0  # `go` statements and main (system goroutines excluded)
         self.gc = Collector(self)
+        self.gc_cpu_limiter = GCCPULimiterState(lambda: len(self.gc.cycles))
+        self.gc_cpu_limiter.reset_capacity(0, gomaxprocs)  # procresize at start-up
         self.heap.reclaim = self.gc.reclaim
         self.heap.sweep_credit = self.gc.deduct_sweep_credit
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
