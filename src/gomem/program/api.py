@@ -314,7 +314,7 @@ class Goroutine:
             gc.check_invariant()
         if p is not None:
             p.clock_ns += cost
-            if p.clock_ns > gc.periodic_deadline:
+            if p.clock_ns > gc.wake_ns:
                 gc.check_periodic(p.clock_ns)  # what sysmon would notice
         return epoch
 

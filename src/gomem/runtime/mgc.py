@@ -50,6 +50,8 @@ from gomem.runtime.mbarrier import WriteBarrier
 from gomem.runtime.mbitmap import type_pointers_of
 from gomem.runtime.mem_linux import RuntimeThrow
 from gomem.runtime.mgcmark import Marker, gcmarknewobject
+from gomem.runtime.mgcpacer import MAX_UINT64
+from gomem.runtime.mgcscavenge import gc_pace_scavenger
 from gomem.runtime.mgcsweep import sweep_span
 from gomem.runtime.mheap import PAGE_SIZE, SpanState
 from gomem.runtime.proc import G, GStatus, P
@@ -60,6 +62,9 @@ if TYPE_CHECKING:
 
 FORCE_GC_PERIOD = 2 * 60 * 1_000_000_000  # forcegcperiod: 2 minutes, in ns
 GC_OVER_ASSIST_WORK = 64 << 10  # gcOverAssistWork: an assist does at least 64 KiB of work
+SCAVENGE_PERCENT = 1  # scavengePercent: the background scavenger's share of one CPU
+SCAVENGE_QUANTUM = 64 << 10  # scavengeQuantum: what it releases per turn at most
+SCAVENGE_PERIOD = 1_000_000  # ns between its turns while above a goal (the model's)
 DRAIN_CHECK_THRESHOLD = 100_000  # drainCheckThreshold: scan work between idle/fractional checks
 MAX_TIME = 1 << 62
 MAX_INT64 = (1 << 63) - 1
@@ -172,7 +177,14 @@ class Collector:
         self.on_phase: Callable[[str], None] | None = None
         self._unreachable_at_start: set[int] = set()  # --check: blocks to stay white
         # sysmon's periodic GC: a cycle when 2 minutes pass without one (after the first).
-        self.periodic_deadline = MAX_TIME
+        self._periodic_deadline = MAX_TIME
+        # The background scavenger (bgscavenge): when it next runs, and when it last did.
+        self.scav_deadline = MAX_TIME
+        self.scav_last = 0
+        self.scav_released = 0  # bytes it returned to the OS
+        self.scav_ns = 0  # CPU time it spent (madvise)
+        self.last_heap_in_use = 0  # memstats.lastHeapInUse: HeapInuse at mark termination
+        self.wake_ns = MAX_TIME  # the earlier of the two: what sysmon checks the clocks against
 
     def cpu_fraction(self) -> float:
         """GCCPUFraction: collector CPU time over all Ps' time since the start."""
@@ -205,12 +217,68 @@ class Collector:
         if self.phase != GCPhase.OFF:
             ctl.revise()
         self.pace_sweeper(ctl.trigger())
+        gc_pace_scavenger(ctl, ctl.heap_goal(), ctl.last_heap_goal, self.last_heap_in_use)
+        self._wake_scavenger(self.rt.sched.now)
+
+    @property
+    def periodic_deadline(self) -> int:
+        """When sysmon's forced GC is due (MAX_TIME: never)."""
+        return self._periodic_deadline
+
+    @periodic_deadline.setter
+    def periodic_deadline(self, t: int) -> None:
+        self._periodic_deadline = t
+        self.wake_ns = min(t, self.scav_deadline)
 
     def check_periodic(self, now_ns: int) -> None:
-        """sysmon's forced GC: start a cycle if 2 minutes passed since the last one ended."""
+        """sysmon's forced GC: start a cycle if 2 minutes passed since the last one
+        ended; and the background scavenger's turn."""
+        if now_ns > self.scav_deadline:
+            self._bgscavenge(now_ns)
         if now_ns > self.periodic_deadline and self.phase == GCPhase.OFF:
             self.periodic_deadline = MAX_TIME
             self.start(forced=False, periodic=True)
+
+    # -- the background scavenger ---------------------------------------------------
+
+    def _scavenge_excess(self) -> int:
+        """Bytes above the scavenger's goals: retained heap over the GOGC-based goal,
+        or mapped memory over the memory-limit goal (0: nothing to do)."""
+        ctl = self.rt.gc_controller
+        excess = 0
+        if ctl.scavenge_gc_percent_goal != MAX_UINT64:
+            retained = ctl.heap_in_use.nbytes + ctl.heap_free.nbytes
+            excess = retained - ctl.scavenge_gc_percent_goal
+        if ctl.scavenge_memory_limit_goal != MAX_UINT64:
+            excess = max(excess, ctl.mapped_ready - ctl.scavenge_memory_limit_goal)
+        return max(excess, 0)
+
+    def _wake_scavenger(self, now_ns: int) -> None:
+        """Start (or stop) the scavenger's periodic work for the goals just set."""
+        if self._scavenge_excess() > 0:
+            if self.scav_deadline == MAX_TIME:
+                self.scav_last = now_ns
+                self.scav_deadline = now_ns + SCAVENGE_PERIOD
+        else:
+            self.scav_deadline = MAX_TIME
+        self.wake_ns = min(self._periodic_deadline, self.scav_deadline)
+
+    def _bgscavenge(self, now_ns: int) -> None:
+        """bgscavenge, paced to 1% of one CPU: the time since its last turn buys
+        madvise work at the cost table's price; it releases that much (64 KiB
+        quanta, the densest free memory first) while above a goal."""
+        costs = self.rt.costs
+        budget = (now_ns - self.scav_last) * SCAVENGE_PERCENT // 100
+        self.scav_last = now_ns
+        quantum_ns = costs.madvise_per_page * (SCAVENGE_QUANTUM // 4096)
+        quanta = budget // quantum_ns if quantum_ns else 0
+        want = min(self._scavenge_excess(), quanta * SCAVENGE_QUANTUM)
+        if want > 0:
+            released = self.rt.heap.pages.scavenge(want)
+            self.scav_released += released
+            self.scav_ns += released // 4096 * costs.madvise_per_page
+        self.scav_deadline = MAX_TIME
+        self._wake_scavenger(now_ns)
 
     @property
     def trigger(self) -> int:
@@ -730,6 +798,7 @@ class Collector:
         marker.queues.release()  # freeSomeWbufs: the work buffers' spans go back
         st = marker.stats
         t_end = sched.now
+        rt.heap.pages.scav_index.next_gen()  # peak heap in use: sweeping is about to start
         rt.gc_cpu_limiter.finish_gc_transition(t_end)
         self.phase = GCPhase.OFF
         rt.write_barrier_enabled = False
@@ -739,6 +808,7 @@ class Collector:
         goal = ctl.last_heap_goal
         self._report_work()
         ctl.reset_live(st.bytes_marked)
+        self.last_heap_in_use = ctl.heap_in_use.nbytes  # memstats.lastHeapInUse
         rt.flush_mcaches()  # prepareForSweep: cached spans are stale and get swept
         heap.pages_swept = 0  # gcSweep: a new sweep cycle
         if self.lazy_sweep and self.rt.sched.current is not None:

@@ -167,7 +167,9 @@ class GCControllerState:
         # mappedReady: the OS layer's Ready bytes (0 for a controller on its own, as
         # Go's test copy has).
         self.mapped_ready_source: Callable[[], int] | None = None
+        # The scavenger's goals (gcPaceScavenger sets them; ^uint64(0): none).
         self.scavenge_gc_percent_goal = MAX_UINT64  # scavenge.gcPercentGoal
+        self.scavenge_memory_limit_goal = MAX_UINT64  # scavenge.memoryLimitGoal
 
         # Settings.
         self.gc_percent = 100  # GOGC; -1: off

@@ -284,6 +284,7 @@ class MHeap:
         self.pages_in_use = 0  # pages of IN_USE spans
         self.central: list[MCentral] = []  # one per span class; set by the runtime
         self.reclaim: Callable[[int], None] | None = None  # the collector's mheap.reclaim
+        self.cpu_limiting: Callable[[], bool] = lambda: False  # gcCPULimiter.limiting
         # Proportional sweep (gcPaceSweeper sets the rate at mark termination).
         self.pages_swept = 0  # pagesSwept: pages swept this cycle
         self.pages_swept_basis = 0  # pagesSwept when the rate was set
@@ -471,7 +472,7 @@ class MHeap:
         gc = self.gc_controller
         to_scavenge, force = 0, False
         inuse = self.os.mapped_ready
-        if scav + inuse > gc.memory_limit:
+        if scav + inuse > gc.memory_limit and not self.cpu_limiting():
             to_scavenge, force = scav + inuse - gc.memory_limit, True
         goal = gc.scavenge_gc_percent_goal
         if goal != MAX_UINT64 and growth > 0:

@@ -119,6 +119,7 @@ class Runtime:
         self.gc = Collector(self)
         self.gc_cpu_limiter = GCCPULimiterState(lambda: len(self.gc.cycles))
         self.gc_cpu_limiter.reset_capacity(0, gomaxprocs)  # procresize at start-up
+        self.heap.cpu_limiting = self.gc_cpu_limiter.limiting
         self.heap.reclaim = self.gc.reclaim
         self.heap.sweep_credit = self.gc.deduct_sweep_credit
         self.local_ops = 0  # frame-slot reads and writes of the program API (no switch point)
