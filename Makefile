@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/go_malloc.py
 	$(BIN)/python benchmarks/program_ops.py
 	$(BIN)/python benchmarks/gc_mark.py
+	$(BIN)/python benchmarks/whatif.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

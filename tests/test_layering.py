@@ -3,6 +3,7 @@
     cli  ->  tour / report  ->  observe  ->  program  ->  runtime  ->  machine
                            \\->  oracle  ->  machine
     classic  ->  machine
+    whatif  ->  runtime  ->  machine
 
 Every module under src/gomem is parsed with `ast` (nothing is imported), and
 every import of gomem is resolved to an absolute module name: `import gomem.x`,
@@ -44,6 +45,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "report": _BELOW_OBSERVE | {"oracle"},
     "classic": frozenset({"machine"}),
     "oracle": frozenset({"machine"}),
+    "whatif": frozenset({"runtime", "machine"}),  # the pacer's what-if model
 }
 # The cli sits on top: every layer, and the top-level package for __version__.
 ALLOWED["cli"] = frozenset(ALLOWED) | {"gomem"}

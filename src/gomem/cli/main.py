@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from gomem import __version__
 
-from . import alloc, gc, malloc, pacer, probe, run, sizeclass, vm
+from . import alloc, gc, malloc, pacer, probe, run, sizeclass, vm, whatif
 from .args import BadInput
 
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     gc.add_parser(sub)
     pacer.add_parser(sub)
+    whatif.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,256 @@
+"""`gomem whatif`: what GOGC and GOMEMLIMIT would cost, from a program's rates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from gomem.runtime.mgcpacer import MAX_INT64, parse_byte_count
+from gomem.whatif.model import Result, Setting, Workload, run
+
+from .args import BadInput
+
+PARALLEL_FROM = 32  # settings in a sweep from which worker processes pay off
+
+
+def _size(text: str) -> int:
+    n = parse_byte_count(text)
+    if n is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size (bytes, or a number with B, KiB, MiB, GiB or TiB)"
+        )
+    return n
+
+
+_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)(B|KiB|MiB|GiB|TiB)?/s$")
+_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def _rate(text: str) -> float:
+    """'200MiB/s' -> bytes per second."""
+    m = _RATE_RE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive rate like 200MiB/s")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+_DUR_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+
+
+def _duration(text: str) -> float:
+    """'60s', '500ms', '2m', '1h' -> seconds."""
+    m = _DUR_RE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration like 60s or 2m")
+    return float(m.group(1)) * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[m.group(2)]
+
+
+def _gogc_list(text: str) -> list[int]:
+    out = []
+    for item in text.split(","):
+        if item == "off":
+            out.append(-1)
+        elif item.isdigit():
+            out.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"{item!r} in --gogc is not a percent or off")
+    return out
+
+
+def _memlimit_list(text: str) -> list[int]:
+    out = []
+    for item in text.split(","):
+        if item in ("none", "off"):
+            out.append(MAX_INT64)
+            continue
+        n = parse_byte_count(item)
+        if n is None:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} in --memlimit is not a size like 512MiB (or none)"
+            )
+        out.append(n)
+    return out
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not between 0 and 1")
+    return v
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "whatif",
+        help="what GOGC and GOMEMLIMIT settings would cost in memory and CPU",
+        description="Runs Go's pacer (goal, trigger, cons/mark, assists, workers, the CPU "
+        "limiter) on a program described by its rates, for every combination of --gogc and "
+        "--memlimit, over the same amount of work, and prints peak heap, the steady heap "
+        "goal, predicted RSS, GC cycles per second, GC CPU and the assists' share of it.",
+    )
+    p.add_argument("--live", type=_size, required=True, metavar="SIZE", help="live heap")
+    p.add_argument("--alloc-rate", type=_rate, required=True, metavar="RATE", help="e.g. 200MiB/s")
+    work = p.add_mutually_exclusive_group()
+    work.add_argument("--total-alloc", type=_size, metavar="SIZE", help="work: bytes to allocate")
+    work.add_argument("--duration", type=_duration, metavar="TIME", help="work: e.g. 60s")
+    p.add_argument("--gogc", type=_gogc_list, default=[100], metavar="LIST", help="e.g. 50,100,off")
+    p.add_argument(
+        "--memlimit",
+        type=_memlimit_list,
+        default=[MAX_INT64],
+        metavar="LIST",
+        help="e.g. none,512MiB",
+    )
+    p.add_argument("--procs", type=int, default=1, metavar="N", help="GOMAXPROCS (default 1)")
+    p.add_argument(
+        "--mutator-cpus", type=float, metavar="N", help="Ps the program keeps busy (default all)"
+    )
+    p.add_argument(
+        "--scan-rate",
+        type=_rate,
+        default=1e9,
+        metavar="RATE",
+        help="marking speed per CPU (1e9 B/s)",
+    )
+    p.add_argument("--scannable", type=_fraction, default=1.0, metavar="F", help="pointerful share")
+    p.add_argument("--object-size", type=int, default=64, metavar="N", help="bytes per object")
+    p.add_argument("--stacks", type=_size, default=8 << 10, metavar="SIZE")
+    p.add_argument("--globals", type=_size, default=128 << 10, metavar="SIZE")
+    p.add_argument("--plot", metavar="FILE.png", help="draw heap and goal over time")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(run=run_whatif, prog=p.prog)
+
+
+def _one(args: tuple[Workload, Setting, float | None, float | None]) -> Result:
+    w, s, total, duration = args
+    return run(w, s, total_alloc=total, duration=duration)
+
+
+def run_whatif(args: argparse.Namespace) -> int:
+    if args.procs < 1:
+        raise BadInput("--procs: must be at least 1")
+    mutator = args.mutator_cpus if args.mutator_cpus is not None else float(args.procs)
+    if not 0 < mutator <= args.procs:
+        raise BadInput("--mutator-cpus: must be above 0 and at most --procs")
+    if args.object_size < 1:
+        raise BadInput("--object-size: must be positive")
+    w = Workload(
+        live=args.live,
+        alloc_rate=args.alloc_rate,
+        scan_rate=args.scan_rate,
+        scannable=args.scannable,
+        stacks=args.stacks,
+        globals=args.globals,
+        procs=args.procs,
+        mutator_cpus=mutator,
+        object_size=args.object_size,
+    )
+    total = args.total_alloc
+    duration = args.duration
+    if total is None and duration is None:
+        total = 8 << 30
+    settings = [Setting(g, m) for g in args.gogc for m in args.memlimit]
+    jobs = [(w, s, total, duration) for s in settings]
+    if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+        with ProcessPoolExecutor() as pool:  # order kept: same input, same output
+            results = list(pool.map(_one, jobs, chunksize=4))
+    else:
+        results = [_one(j) for j in jobs]
+    if args.plot:
+        _plot(results, Path(args.plot))
+    if args.json:
+        print(json.dumps([_as_dict(r, w) for r in results], indent=1))
+        return 0
+    work = f"{total / (1 << 30):g} GiB allocated" if total else f"{duration:g} s"
+    print(
+        f"whatif: live {args.live / (1 << 20):g} MiB, {args.alloc_rate / (1 << 20):g} MiB/s, "
+        f"{args.procs} P ({mutator:g} busy), scan {args.scan_rate / 1e9:g} GB/s per CPU; {work}"
+    )
+    head = (
+        f"{'setting':<28} {'cycles':>7} {'cyc/s':>7} {'peak heap':>10} {'goal':>10} "
+        f"{'RSS':>10} {'GC CPU':>7} {'assist':>7}  limiter"
+    )
+    print(head)
+    for r in results:
+        if not r.cycles:
+            print(
+                f"{r.setting.label:<28} {'0':>7}  no cycle runs: the heap only grows, "
+                f"to {r.peak_heap / (1 << 20):,.0f} MiB"
+            )
+            continue
+        warn = "ON: GC CPU capped, heap over goal (death spiral)" if r.limiter_engaged else "-"
+        print(
+            f"{r.setting.label:<28} {len(r.cycles):>7} {r.cycles_per_s:>7.2f} "
+            f"{_mib(r.peak_heap):>10} {_mib(r.final_goal):>10} {_mib(r.rss):>10} "
+            f"{r.gc_cpu_fraction(w.procs) * 100:>6.1f}% {r.assist_share * 100:>6.1f}%  {warn}"
+        )
+    return 0
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB"
+
+
+def _as_dict(r: Result, w: Workload) -> dict[str, Any]:
+    return {
+        "gogc": r.setting.gogc,
+        "memlimit": None if r.setting.memlimit == MAX_INT64 else r.setting.memlimit,
+        "cycles": len(r.cycles),
+        "duration_s": r.duration_s,
+        "cycles_per_s": r.cycles_per_s,
+        "peak_heap": r.peak_heap,
+        "final_goal": r.final_goal if r.cycles else None,
+        "rss": r.rss,
+        "gc_cpu_fraction": r.gc_cpu_fraction(w.procs),
+        "assist_share": r.assist_share,
+        "limiter_engaged": r.limiter_engaged,
+    }
+
+
+def _plot(results: list[Result], path: Path) -> None:
+    import tempfile
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if path.is_dir():
+        raise BadInput(f"--plot: {path} is a directory, not a file")
+    if not path.parent.exists() and str(path.parent) not in ("", "."):
+        raise BadInput(f"--plot: no directory {path.parent}")
+    n = len(results)
+    fig, axes = plt.subplots(n, 1, figsize=(9, 2.2 * n), dpi=100, squeeze=False, sharex=True)
+    try:
+        for ax, r in zip(axes[:, 0], results, strict=True):
+            ts = [t for t, _, _ in r.samples]
+            ax.plot(ts, [h / (1 << 20) for _, h, _ in r.samples], label="heap", lw=1)
+            goals = [(t, g / (1 << 20)) for t, _, g in r.samples if g < 1 << 62]
+            if goals:
+                ax.plot([t for t, _ in goals], [g for _, g in goals], label="goal", lw=1, ls="--")
+            ax.set_ylabel("MiB")
+            ax.set_title(r.setting.label, fontsize=9)
+            ax.legend(loc="upper right", fontsize=7)
+        axes[-1, 0].set_xlabel("seconds")
+        fig.tight_layout()
+        fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent if str(path.parent) else ".")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format="png", metadata={"Software": None})
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # a plain file's mode, not mkstemp's 0600
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    finally:
+        plt.close(fig)

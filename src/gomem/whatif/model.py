@@ -1,0 +1,356 @@
+"""The what-if model: Go's pacer (mgcpacer.GCControllerState) and CPU
+limiter (mgclimit.GCCPULimiterState) driven by rates instead of a program.
+See docs/ARCHITECTURE.md.
+
+A program is described by a few rates: it allocates alloc_rate bytes per
+second of wall time (while it is not assisting the collector), keeps a
+live heap of `live` bytes (changing by live_growth bytes per second), of
+which `scannable` is pointerful, on procs Ps of which the mutator keeps
+mutator_cpus busy; the collector scans scan_rate bytes per second per CPU.
+Objects of object_size bytes take their size class's slot, so the heap
+grows by alloc_rate x slot/size.
+
+Cycle by cycle, exactly as the runtime sequences it:
+
+    between cycles   the heap grows at the allocation rate from the
+                     heap marked (plus what was allocated black) to the
+                     pacer's trigger; the mutator runs, the limiter drains
+    mark             startCycle at the trigger; in a few steps the work
+                     (globals, stacks, then the live heap's scannable
+                     part) is done by the background workers (25% of the
+                     Ps, plus idle workers on Ps the mutator leaves idle)
+                     and by assists: when the background rate falls short
+                     of assist ratio x allocation rate, the mutator gives
+                     up the fraction x of its time that closes the gap,
+                     x = (ratio a - B) / (S m + ratio a); while the CPU
+                     limiter is on, there are no assists and the heap
+                     overshoots instead; revise after each step
+    end              endCycle (the cons/mark ratio), resetLive(live +
+                     allocated black), commit: the next trigger and goal
+
+The memory-limit goal sees the memory the pacer would: heap in use, free
+heap not yet returned (retained at the previous peak until the scavenger,
+held to 10% over what the goal implies, gives it back) and the non-heap
+memory (stacks, runtime metadata: `overhead`). Predicted RSS is that
+total at the end.
+
+Simplified, beside the rates themselves: the mark is a handful of steps
+(not Go's 500 us), sweeping costs nothing and frees at once, allocation
+during mark is black and counted live until the next cycle (as in Go),
+and the mutator's allocation rate is the same on every P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gomem.runtime.malloc import size_class
+from gomem.runtime.mgclimit import GCCPULimiterState
+from gomem.runtime.mgcpacer import MAX_INT64, GCControllerState
+from gomem.runtime.sizeclasses import CLASS_TO_SIZE
+
+NS = 1_000_000_000
+MARK_STEPS = 6  # revise points per mark phase (Go revises continuously)
+DEFAULT_OVERHEAD = 3 << 20  # non-heap memory of a small Go program: text, data, metadata
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What the program does, in rates."""
+
+    live: int  # bytes of live heap objects (requested sizes)
+    alloc_rate: float  # bytes allocated per second of wall time, without assists
+    scan_rate: float = 1e9  # bytes of scan work per CPU-second of marking
+    scannable: float = 1.0  # fraction of the live heap with pointers (scanned)
+    live_growth: float = 0.0  # bytes per second the live heap grows (or shrinks)
+    stacks: int = 8 << 10  # bytes of goroutine stacks in use
+    globals: int = 128 << 10  # bytes of data + bss (Go's runtime alone has ~140 KB)
+    procs: int = 1  # GOMAXPROCS
+    mutator_cpus: float = 1.0  # Ps the mutator keeps busy (<= procs)
+    object_size: int = 64  # bytes per object requested: its size class sets the slot
+    overhead: int = DEFAULT_OVERHEAD  # non-heap memory besides stacks
+
+    @property
+    def slot_factor(self) -> float:
+        """Heap bytes per requested byte: the size class's slot over the size."""
+        size = max(self.object_size, 1)
+        large = -(-size // 8192) * 8192  # a large object's pages
+        slot = large if size > 32768 else CLASS_TO_SIZE[size_class(size)]
+        return slot / size
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    gogc: int = 100  # -1: off
+    memlimit: int = MAX_INT64
+
+    @property
+    def label(self) -> str:
+        g = "off" if self.gogc < 0 else str(self.gogc)
+        m = "none" if self.memlimit == MAX_INT64 else f"{self.memlimit / (1 << 20):g}MiB"
+        return f"GOGC={g} GOMEMLIMIT={m}"
+
+
+@dataclass(slots=True)
+class Cycle:
+    """One GC cycle of the model."""
+
+    n: int
+    start_s: float  # when the cycle started (the trigger was reached)
+    trigger: int
+    goal: int
+    peak: int  # heap_live when mark finished
+    marked: int  # heap marked (for the next cycle)
+    mark_s: float  # mark phase length
+    gc_cpu_s: float  # background + assist CPU (idle marking excluded, as Go's fraction)
+    assist_cpu_s: float
+    idle_cpu_s: float
+    limiter_on: bool
+
+
+@dataclass(slots=True)
+class Result:
+    """What one setting costs over the run."""
+
+    setting: Setting
+    duration_s: float
+    allocated: int  # bytes requested in all
+    cycles: list[Cycle] = field(default_factory=list)
+    peak_heap: int = 0  # the largest heap_live
+    final_goal: int = 0  # the pacer's goal at the end
+    rss: int = 0  # predicted resident memory at the end
+    gc_cpu_s: float = 0.0
+    assist_cpu_s: float = 0.0
+    limiter_engaged: bool = False
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (t, heap, goal)
+
+    @property
+    def cycles_per_s(self) -> float:
+        return len(self.cycles) / self.duration_s if self.duration_s else 0.0
+
+    def gc_cpu_fraction(self, procs: int) -> float:
+        total = self.duration_s * procs
+        return self.gc_cpu_s / total if total else 0.0
+
+    @property
+    def assist_share(self) -> float:
+        return self.assist_cpu_s / self.gc_cpu_s if self.gc_cpu_s else 0.0
+
+
+class Model:
+    """One run of a workload under one setting."""
+
+    def __init__(self, w: Workload, s: Setting) -> None:
+        if w.alloc_rate <= 0 or w.scan_rate <= 0:
+            raise ValueError("alloc_rate and scan_rate must be positive")
+        if w.procs < 1 or not 0 < w.mutator_cpus <= w.procs:
+            raise ValueError("need procs >= 1 and 0 < mutator_cpus <= procs")
+        self.w, self.s = w, s
+        self.c = GCControllerState(s.gogc, s.memlimit)
+        self.lim = GCCPULimiterState(lambda: len(self.result.cycles))
+        self.lim.reset_capacity(0, w.procs)
+        self.t = 0.0  # seconds
+        self.live = float(w.live)  # requested bytes live
+        self.heap_live = 0  # the pacer's heap_live (slot bytes)
+        self.retained = 0  # heap pages in use or free but not returned to the OS
+        self.allocated = 0.0  # bytes requested
+        self.result = Result(s, 0.0, 0)
+        self.c.mapped_ready_source = self._mapped_ready
+        self.c.add_globals(w.globals)
+        self.c.max_stack_scan = w.stacks
+        # Start-up: the live heap is allocated (as at the end of a program's set-up).
+        self.heap_live = int(w.live * w.slot_factor)
+        self.c.heap_live = self.heap_live
+        self.c.heap_scan = int(self.heap_live * w.scannable)
+        self.c.total_alloc = self.heap_live
+        self.retained = self.heap_live
+        self.c.commit(True)
+
+    # -- memory as the pacer sees it --------------------------------------------------
+
+    def _mapped_ready(self) -> int:
+        return self.retained + self.w.stacks + self.w.overhead
+
+    def _sync_memory(self) -> None:
+        c = self.c
+        self.retained = max(self.retained, self.heap_live)
+        c.total_free = c.total_alloc - self.heap_live
+        c.heap_free.nbytes = self.retained - self.heap_live
+
+    # -- phases ---------------------------------------------------------------------
+
+    def _mutate(self, dt: float, heap_rate: float, grown: int | None = None) -> None:
+        """The mutator alone for dt seconds, allocating heap_rate heap bytes/s (grown
+        bytes exactly, when given: up to the trigger)."""
+        w = self.w
+        if grown is None:
+            grown = int(heap_rate * dt)
+        self.heap_live += grown
+        self.c.heap_live = self.heap_live
+        self.c.heap_scan += int(grown * w.scannable)
+        self.c.total_alloc += grown
+        self.allocated += w.alloc_rate * dt
+        self.live = max(self.live + w.live_growth * dt, 0.0)
+        self.t += dt
+        self._sync_memory()
+        t_ns = int(self.t * NS)
+        if self.lim.need_update(t_ns):
+            self.lim.update(t_ns)
+
+    def _mark(self) -> Cycle:
+        w, c, lim = self.w, self.c, self.lim
+        heap_rate = w.alloc_rate * w.slot_factor
+        start_s = self.t
+        t_ns = int(self.t * NS)
+        lim.start_gc_transition(True, t_ns)
+        lim.finish_gc_transition(t_ns)
+        trigger = self.heap_live
+        c.max_stack_scan = w.stacks
+        c.start_cycle(t_ns, w.procs)
+        goal = c.heap_goal()
+        left = [w.globals, w.stacks, int(self.live * w.slot_factor * w.scannable)]
+        bg = w.procs * 0.25
+        idle = max(0.0, w.procs - w.mutator_cpus - bg)
+        s_rate = w.scan_rate
+        total_work = sum(left)
+        est = total_work / (s_rate * (bg + idle)) if bg + idle else total_work / s_rate
+        step = max(est / MARK_STEPS, 1e-6)
+        assist_s = idle_s = bg_s = 0.0
+        black = 0
+        while sum(left) > 0:
+            ratio = c.assist_work_per_byte
+            need = ratio * heap_rate  # scan bytes/s that keeps pace with allocation
+            background = s_rate * (bg + idle)
+            x = 0.0
+            if not lim.limiting() and need > background:
+                x = min((need - background) / (s_rate * w.mutator_cpus + need), 1.0)
+            rate = background + s_rate * w.mutator_cpus * x
+            work = rate * step
+            dt = step
+            if work >= sum(left):
+                dt = sum(left) / rate
+                work = float(sum(left))
+            done = [0, 0, 0]
+            todo = int(work)
+            for k in range(3):  # globals, then stacks, then heap, as markroot goes
+                d = min(left[k], todo)
+                done[k] = d
+                left[k] -= d
+                todo -= d
+            if sum(left) > 0 and dt < step:  # rounding: take the rest now
+                done[2] += left[2]
+                left = [0, 0, 0]
+            grown = int(heap_rate * (1 - x) * dt)
+            black += grown
+            self.heap_live += grown
+            c.heap_live = self.heap_live
+            c.total_alloc += grown
+            c.globals_scan_work += done[0]
+            c.stack_scan_work += done[1]
+            c.heap_scan_work += done[2]
+            c.revise()
+            self.allocated += w.alloc_rate * (1 - x) * dt
+            self.live = max(self.live + w.live_growth * dt, 0.0)
+            self.t += dt
+            assist_s += w.mutator_cpus * x * dt
+            idle_s += idle * dt
+            bg_s += bg * dt
+            self._sync_memory()
+            lim.add_assist_time(int(w.mutator_cpus * x * dt * NS))
+            lim.add_idle_time(int(idle * dt * NS))
+            t_ns = int(self.t * NS)
+            if lim.need_update(t_ns):
+                lim.update(t_ns)
+        t_ns = int(self.t * NS)
+        peak = self.heap_live
+        limiter_on = lim.limiting()
+        lim.start_gc_transition(False, t_ns)
+        lim.finish_gc_transition(t_ns)
+        c.assist_time = int(assist_s * NS)
+        c.dedicated_mark_time = int(bg_s * NS)
+        c.idle_mark_time = int(idle_s * NS)
+        c.end_cycle(t_ns, w.procs)
+        marked = int(self.live * w.slot_factor) + black
+        c.reset_live(marked)
+        # Sweeping frees the dead objects: the heap in use is what was marked.
+        self.heap_live = marked
+        c.heap_live = marked
+        self._sync_memory()
+        c.commit(False)
+        self._scavenge(goal)
+        return Cycle(
+            n=len(self.result.cycles) + 1,
+            start_s=start_s,
+            trigger=trigger,
+            goal=goal,
+            peak=peak,
+            marked=marked,
+            mark_s=self.t - start_s,
+            gc_cpu_s=bg_s + assist_s,
+            assist_cpu_s=assist_s,
+            idle_cpu_s=idle_s,
+            limiter_on=limiter_on,
+        )
+
+    def _scavenge(self, last_goal: int) -> None:
+        """The background scavenger: retained heap down to 10% over the heap the next
+        goal implies, and total memory under 95% of the limit (over the cycle it has
+        time for it: it needs ~1% of a CPU at Linux's madvise speed)."""
+        c = self.c
+        target = self.retained
+        if last_goal:
+            target = min(target, int(c.heap_goal() * 1.1))
+        if c.memory_limit != MAX_INT64:
+            target = min(target, int(c.memory_limit * 0.95) - self.w.stacks - self.w.overhead)
+        self.retained = max(target, self.heap_live)
+        self._sync_memory()
+
+    # -- the run --------------------------------------------------------------------
+
+    def run(self, *, total_alloc: float | None = None, duration: float | None = None) -> Result:
+        """Run until total_alloc bytes were allocated or duration seconds passed."""
+        if (total_alloc is None) == (duration is None):
+            raise ValueError("give one of total_alloc and duration")
+        w, c, res = self.w, self.c, self.result
+        heap_rate = w.alloc_rate * w.slot_factor
+
+        def remaining_s() -> float:
+            if total_alloc is not None:
+                return (total_alloc - self.allocated) / w.alloc_rate
+            assert duration is not None
+            return duration - self.t
+
+        res.samples.append((0.0, self.heap_live, c.heap_goal()))
+        while remaining_s() > 1e-12:
+            trigger = c.trigger()
+            to_trigger = max(trigger - self.heap_live, 0) / heap_rate
+            if to_trigger >= remaining_s():
+                self._mutate(remaining_s(), heap_rate)
+                res.peak_heap = max(res.peak_heap, self.heap_live)
+                res.samples.append((self.t, self.heap_live, c.heap_goal()))
+                break
+            self._mutate(to_trigger, heap_rate, max(trigger - self.heap_live, 0))
+            res.samples.append((self.t, self.heap_live, c.heap_goal()))
+            cyc = self._mark()
+            res.cycles.append(cyc)
+            res.peak_heap = max(res.peak_heap, cyc.peak)
+            res.gc_cpu_s += cyc.gc_cpu_s
+            res.assist_cpu_s += cyc.assist_cpu_s
+            res.limiter_engaged |= cyc.limiter_on
+            res.samples.append((self.t, cyc.peak, cyc.goal))
+            res.samples.append((self.t, self.heap_live, c.heap_goal()))
+        res.duration_s = self.t
+        res.allocated = int(self.allocated)
+        res.final_goal = c.heap_goal()
+        res.rss = self._mapped_ready()
+        return res
+
+
+def run(
+    w: Workload, s: Setting, *, total_alloc: float | None = None, duration: float | None = None
+) -> Result:
+    """The model's answer for one setting."""
+    return Model(w, s).run(total_alloc=total_alloc, duration=duration)
+
+
+__all__ = ["Cycle", "Model", "Result", "Setting", "Workload", "run"]

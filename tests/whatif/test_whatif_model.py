@@ -1,0 +1,69 @@
+"""The what-if model (gomem.whatif.model): Go's pacer driven by rates.
+Expected values are hand calculations from the pacer's rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from gomem.whatif.model import Setting, Workload, run
+
+MiB = 1 << 20
+
+
+def _fast(**kw) -> Workload:
+    # Marking so fast that a cycle takes no time: no black allocation, cons/mark ~ 0.
+    base = dict(
+        live=64 * MiB, alloc_rate=100 * MiB, scan_rate=1e15, stacks=0, globals=0, overhead=0
+    )
+    base.update(kw)
+    return Workload(**base)
+
+
+def test_steady_gogc_100_cycles_by_hand() -> None:
+    # Heap marked 64 MiB: goal 128 MiB. Runway ~0, so the trigger is the upper bound:
+    # 61/64 of the way, 64 + 61 = 125 MiB (above goal - 4 MiB = 124 MiB). The first
+    # cycle starts at once (the start-up goal is the 4 MiB floor); then one cycle per
+    # 61 MiB allocated: 1 GiB in all gives 1 + floor(1024 / 61) = 17 cycles.
+    r = run(_fast(), Setting(100), total_alloc=1 << 30)
+    assert len(r.cycles) == 17
+    # (Plus the few bytes allocated black during each ~0.3 us mark: under 1 KiB.)
+    assert all(abs(c.trigger - 125 * MiB) < 1024 for c in r.cycles[1:])
+    assert abs(r.final_goal - 128 * MiB) < 1024
+    assert r.duration_s == pytest.approx(10.24)  # 1 GiB at 100 MiB/s
+
+
+def test_gogc_off_without_a_limit_runs_no_cycle() -> None:
+    r = run(_fast(), Setting(-1), total_alloc=1 << 30)
+    assert r.cycles == [] and r.peak_heap == 64 * MiB + (1 << 30)
+
+
+def test_a_memory_limit_caps_the_goal() -> None:
+    # Limit 100 MiB, nothing but the heap: the goal is the limit less what is not heap
+    # object memory (free retained pages), less 3%; never above 97 MiB.
+    r = run(_fast(), Setting(100, 100 * MiB), total_alloc=1 << 30)
+    assert r.final_goal <= 100 * MiB - 100 * MiB // 100 * 3
+    assert len(r.cycles) > 17  # more cycles than GOGC=100 alone (goal 128 MiB)
+
+
+def test_a_limit_below_the_live_heap_turns_the_cpu_limiter_on() -> None:
+    # The death spiral: live 90 MiB under a 64 MiB limit, slow marking. The goal falls
+    # to the heap marked, the collector runs back to back, and within a second of GC
+    # CPU over 50% the limiter's bucket (1 CPU-second per P) fills.
+    w = _fast(live=90 * MiB, scan_rate=200e6, alloc_rate=500 * MiB)
+    r = run(w, Setting(100, 64 * MiB), duration=10.0)
+    assert r.limiter_engaged
+    assert r.gc_cpu_fraction(w.procs) > 0.4
+
+
+def test_size_classes_set_the_heap_per_requested_byte() -> None:
+    # 24-byte objects take class 24's slot; 33 bytes take 48 (a factor of 48/33).
+    assert _fast(object_size=24).slot_factor == 1.0
+    assert _fast(object_size=33).slot_factor == 48 / 33
+    assert _fast(object_size=40000).slot_factor == 40960 / 40000  # 5 pages
+
+
+def test_same_input_same_output() -> None:
+    w = Workload(live=300 * MiB, alloc_rate=200 * MiB, procs=8, mutator_cpus=4)
+    a = run(w, Setting(100, 512 * MiB), total_alloc=8 << 30)
+    b = run(w, Setting(100, 512 * MiB), total_alloc=8 << 30)
+    assert a.samples == b.samples and len(a.cycles) == len(b.cycles)
