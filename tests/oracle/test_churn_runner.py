@@ -1,0 +1,80 @@
+"""Smoke test of the churn reference program (gomem.oracle.churn) on real Go 1.24.3.
+
+A small case of each kind, 8 MiB live and 64 MiB allocated at GOGC=100
+with 2 Ps: the JSON fields are what the program was asked to do and are
+consistent with each other, and the gctrace on stderr reads with
+gomem.whatif.gctrace, one line per cycle the program counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gomem.oracle import churn, toolchain
+from gomem.whatif.gctrace import parse_gctrace
+
+pytestmark = pytest.mark.oracle
+
+MiB = 1 << 20
+LIVE = 8 * MiB
+TOTAL = 64 * MiB
+
+
+@pytest.mark.parametrize("kind", churn.KINDS)
+def test_small_churn(kind: str, churn_binary: Path) -> None:
+    out, stderr = churn.run(churn_binary, live=LIVE, total=TOTAL, kind=kind, gogc=100)
+    shown = f"{kind}: {out}"
+    size = churn.OBJECT_SIZE[kind]
+    slots = LIVE // size
+
+    assert out["go_version"] == toolchain.go_version()
+    assert (out["object_size"], out["slots"], out["ring_bytes"]) == (size, slots, slots * 8)
+    assert out["allocated"] == TOTAL  # both sizes divide 64 MiB
+    assert (out["gomaxprocs"], out["gogc"], out["gomemlimit"]) == (2, 100, churn.MAX_INT64)
+
+    # Cycles: some in the fill phase (the first goal is 4 MiB), more while churning.
+    cycles = out["gc_cycles"]
+    assert isinstance(cycles, int)
+    assert 1 <= out["gc_cycles_fill"] < cycles, shown
+    assert out["gc_cycles_forced"] == 0, shown
+
+    # The ring's objects and slice are live at every cycle's start, so the last
+    # cycle marked at least that much; the goal is above it (GOGC=100).
+    ring = LIVE + slots * 8
+    assert ring <= out["heap_live"] < out["heap_goal"], shown
+    assert ring <= out["peak_heap"] <= out["heap_allocs"], shown
+    assert out["heap_allocs"] >= TOTAL
+    assert out["peak_heap_samples"] == TOTAL // MiB + 2  # every MiB, and at both ends
+    assert LIVE <= out["rss"] <= out["rss_peak"], shown
+
+    assert out["fill_seconds"] > 0 and out["churn_seconds"] > 0
+    assert 0 < out["gc_cpu_seconds"] < out["total_cpu_seconds"], shown
+    assert 0 < out["gc_cpu_fraction"] < 1, shown
+    assert 0 < out["memstats_gc_cpu_fraction"] < 1, shown
+
+    lines = parse_gctrace(stderr, f"churn {kind} stderr")
+    # A cycle can end after the program's last reading and still print.
+    assert cycles <= len(lines) <= cycles + 1, shown
+    assert [g.cycle for g in lines] == list(range(1, len(lines) + 1))
+    assert all(g.procs == 2 and not g.forced for g in lines)
+    # /gc/heap/live:bytes is heapMarked, set from work.bytesMarked in the same
+    # mark termination that printed heap2 (mgc.go, mgcpacer.go resetLive).
+    assert lines[cycles - 1].heap2_mb == out["heap_live"] // MiB, shown
+
+
+def test_no_gctrace(churn_binary: Path) -> None:
+    out, stderr = churn.run(
+        churn_binary, live=LIVE, total=LIVE, kind="noscan1k", gogc=-1, gctrace=False
+    )
+    assert stderr == ""
+    assert (out["gogc"], out["gc_cycles"], out["allocated"]) == (-1, 0, LIVE)
+
+
+def test_bad_arguments() -> None:
+    churn_binary = Path("never-run")  # the arguments are checked before any run
+    with pytest.raises(ValueError, match=r"^churn.run: kind 'ptr32' is not one of"):
+        churn.run(churn_binary, live=LIVE, total=TOTAL, kind="ptr32")
+    with pytest.raises(ValueError, match=r"^churn.run: need live >= 1024 \(one object\)"):
+        churn.run(churn_binary, live=LIVE, total=LIVE - 1, kind="noscan1k")
