@@ -73,3 +73,24 @@ def test_bad_arguments_are_one_line(gomem, bad: tuple[str, str]) -> None:
 def test_plot_into_a_missing_directory_is_one_line(gomem, tmp_path: Path) -> None:
     gomem(*SWEEP, "--plot", tmp_path / "no" / "w.png").assert_one_line_error()
     assert not (tmp_path / "no").exists()
+
+
+def test_from_gctrace_fits_a_real_trace(gomem) -> None:
+    log = Path(__file__).parents[1] / "whatif" / "testdata" / "gctrace" / "go1.24.txt"
+    r = gomem("whatif", "--from-gctrace", log, "--gogc", "50,200", "--total-alloc", "1GiB")
+    assert r.code == 0, r.err
+    assert "rates fitted to" in r.out
+    assert sum(line.startswith("GOGC=") for line in r.out.splitlines()) == 2
+
+
+def test_from_gctrace_with_too_few_cycles_is_one_line(gomem, tmp_path: Path) -> None:
+    log = tmp_path / "short.log"
+    log.write_text(
+        "gc 1 @0.001s 1%: 0.1+1+0.1 ms clock, 0.2+0/1/0+0.2 ms cpu, 4->4->1 MB, "
+        "4 MB goal, 0 MB stacks, 0 MB globals, 2 P\n"
+    )
+    gomem("whatif", "--from-gctrace", log).assert_one_line_error()
+
+
+def test_neither_rates_nor_a_trace_is_one_line(gomem) -> None:
+    gomem("whatif", "--gogc", "50").assert_one_line_error()

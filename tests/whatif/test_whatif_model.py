@@ -67,3 +67,14 @@ def test_same_input_same_output() -> None:
     a = run(w, Setting(100, 512 * MiB), total_alloc=8 << 30)
     b = run(w, Setting(100, 512 * MiB), total_alloc=8 << 30)
     assert a.samples == b.samples and len(a.cycles) == len(b.cycles)
+
+
+def test_filling_the_heap_first_adds_the_doubling_cycles() -> None:
+    # From an empty heap with GOGC=100 the goal starts at the 4 MiB floor and roughly
+    # doubles each cycle while everything allocated stays live: triggers near 3.8,
+    # 7.6, 15, 30 and 60 MiB before 64 MiB is reached -- about 5 cycles more than a
+    # run that starts with the 64 MiB already allocated (whose first cycle is at once).
+    plain = run(_fast(), Setting(100), total_alloc=1 << 30)
+    filled = run(_fast(fill=True), Setting(100), total_alloc=1 << 30)
+    assert 4 <= len(filled.cycles) - len(plain.cycles) <= 6
+    assert filled.cycles[0].trigger == pytest.approx(4 * MiB // 64 * 61, abs=1024)

@@ -96,8 +96,14 @@ def add_parser(sub: Any) -> None:
         "--memlimit, over the same amount of work, and prints peak heap, the steady heap "
         "goal, predicted RSS, GC cycles per second, GC CPU and the assists' share of it.",
     )
-    p.add_argument("--live", type=_size, required=True, metavar="SIZE", help="live heap")
-    p.add_argument("--alloc-rate", type=_rate, required=True, metavar="RATE", help="e.g. 200MiB/s")
+    p.add_argument("--live", type=_size, metavar="SIZE", help="live heap")
+    p.add_argument("--alloc-rate", type=_rate, metavar="RATE", help="e.g. 200MiB/s")
+    p.add_argument(
+        "--from-gctrace",
+        metavar="LOG",
+        help="fit the rates to a real program's GODEBUG=gctrace=1 output (Go 1.21-1.27); "
+        "--live and --alloc-rate then override the fit",
+    )
     work = p.add_mutually_exclusive_group()
     work.add_argument("--total-alloc", type=_size, metavar="SIZE", help="work: bytes to allocate")
     work.add_argument("--duration", type=_duration, metavar="TIME", help="work: e.g. 60s")
@@ -109,21 +115,23 @@ def add_parser(sub: Any) -> None:
         metavar="LIST",
         help="e.g. none,512MiB",
     )
-    p.add_argument("--procs", type=int, default=1, metavar="N", help="GOMAXPROCS (default 1)")
+    p.add_argument("--procs", type=int, metavar="N", help="GOMAXPROCS (default 1)")
     p.add_argument(
         "--mutator-cpus", type=float, metavar="N", help="Ps the program keeps busy (default all)"
     )
     p.add_argument(
         "--scan-rate",
         type=_rate,
-        default=1e9,
         metavar="RATE",
         help="marking speed per CPU (1e9 B/s)",
     )
-    p.add_argument("--scannable", type=_fraction, default=1.0, metavar="F", help="pointerful share")
+    p.add_argument("--scannable", type=_fraction, metavar="F", help="pointerful share (1)")
     p.add_argument("--object-size", type=int, default=64, metavar="N", help="bytes per object")
-    p.add_argument("--stacks", type=_size, default=8 << 10, metavar="SIZE")
-    p.add_argument("--globals", type=_size, default=128 << 10, metavar="SIZE")
+    p.add_argument("--stacks", type=_size, metavar="SIZE", help="goroutine stacks (8KiB)")
+    p.add_argument("--globals", type=_size, metavar="SIZE", help="data + bss (128KiB)")
+    p.add_argument(
+        "--fill", action="store_true", help="start from an empty heap that fills to --live"
+    )
     p.add_argument("--plot", metavar="FILE.png", help="draw heap and goal over time")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(run=run_whatif, prog=p.prog)
@@ -134,24 +142,66 @@ def _one(args: tuple[Workload, Setting, float | None, float | None]) -> Result:
     return run(w, s, total_alloc=total, duration=duration)
 
 
+def _fitted(path: str, object_size: int) -> Workload:
+    from gomem.whatif.fit import fit
+    from gomem.whatif.gctrace import parse_gctrace
+
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as err:
+        raise BadInput(f"--from-gctrace: {path}: {err.strerror or err}") from None
+    lines = text.splitlines()
+    try:
+        parsed = parse_gctrace(text, path)
+    except ValueError as err:
+        # A program that exits while the runtime prints leaves its last line cut off.
+        if not (lines and f"{path}:{len(lines)}:" in str(err)):
+            raise BadInput(str(err)) from None
+        try:
+            parsed = parse_gctrace("\n".join(lines[:-1]), path)
+        except ValueError as err2:
+            raise BadInput(str(err2)) from None
+    try:
+        return fit(parsed, object_size=object_size, source=path)
+    except ValueError as err:
+        raise BadInput(str(err)) from None
+
+
 def run_whatif(args: argparse.Namespace) -> int:
-    if args.procs < 1:
-        raise BadInput("--procs: must be at least 1")
-    mutator = args.mutator_cpus if args.mutator_cpus is not None else float(args.procs)
-    if not 0 < mutator <= args.procs:
-        raise BadInput("--mutator-cpus: must be above 0 and at most --procs")
     if args.object_size < 1:
         raise BadInput("--object-size: must be positive")
+    if args.from_gctrace:
+        base = _fitted(args.from_gctrace, args.object_size)
+    elif args.live is None or args.alloc_rate is None:
+        raise BadInput("give --live and --alloc-rate, or --from-gctrace LOG")
+    else:
+        base = Workload(live=args.live, alloc_rate=args.alloc_rate)
+    procs = args.procs if args.procs is not None else base.procs
+    if procs < 1:
+        raise BadInput("--procs: must be at least 1")
+    if args.mutator_cpus is not None:
+        mutator = args.mutator_cpus
+    elif args.from_gctrace:
+        mutator = min(base.mutator_cpus, float(procs))
+    else:
+        mutator = float(procs)
+    if not 0 < mutator <= procs:
+        raise BadInput("--mutator-cpus: must be above 0 and at most --procs")
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
     w = Workload(
-        live=args.live,
-        alloc_rate=args.alloc_rate,
-        scan_rate=args.scan_rate,
-        scannable=args.scannable,
-        stacks=args.stacks,
-        globals=args.globals,
-        procs=args.procs,
+        live=pick(args.live, base.live),
+        alloc_rate=pick(args.alloc_rate, base.alloc_rate),
+        scan_rate=pick(args.scan_rate, base.scan_rate),
+        scannable=pick(args.scannable, base.scannable),
+        stacks=pick(args.stacks, base.stacks),
+        globals=pick(args.globals, base.globals),
+        procs=procs,
         mutator_cpus=mutator,
         object_size=args.object_size,
+        fill=args.fill,
     )
     total = args.total_alloc
     duration = args.duration
@@ -170,9 +220,11 @@ def run_whatif(args: argparse.Namespace) -> int:
         print(json.dumps([_as_dict(r, w) for r in results], indent=1))
         return 0
     work = f"{total / (1 << 30):g} GiB allocated" if total else f"{duration:g} s"
+    fitted = f" (rates fitted to {args.from_gctrace})" if args.from_gctrace else ""
     print(
-        f"whatif: live {args.live / (1 << 20):g} MiB, {args.alloc_rate / (1 << 20):g} MiB/s, "
-        f"{args.procs} P ({mutator:g} busy), scan {args.scan_rate / 1e9:g} GB/s per CPU; {work}"
+        f"whatif{fitted}: live {w.live / (1 << 20):,.0f} MiB, {w.alloc_rate / (1 << 20):,.0f} "
+        f"MiB/s, {w.procs} P ({w.mutator_cpus:.2g} busy), scan {w.scan_rate / 1e9:.3g} GB/s "
+        f"per CPU; {work}"
     )
     head = (
         f"{'setting':<28} {'cycles':>7} {'cyc/s':>7} {'peak heap':>10} {'goal':>10} "

@@ -69,6 +69,7 @@ class Workload:
     mutator_cpus: float = 1.0  # Ps the mutator keeps busy (<= procs)
     object_size: int = 64  # bytes per object requested: its size class sets the slot
     overhead: int = DEFAULT_OVERHEAD  # non-heap memory besides stacks
+    fill: bool = False  # start from an empty heap: the first `live` bytes allocated stay live
 
     @property
     def slot_factor(self) -> float:
@@ -102,7 +103,7 @@ class Cycle:
     peak: int  # heap_live when mark finished
     marked: int  # heap marked (for the next cycle)
     mark_s: float  # mark phase length
-    gc_cpu_s: float  # background + assist CPU (idle marking excluded, as Go's fraction)
+    gc_cpu_s: float  # background + assist + idle marking CPU (/cpu/classes/gc/total)
     assist_cpu_s: float
     idle_cpu_s: float
     limiter_on: bool
@@ -150,7 +151,8 @@ class Model:
         self.lim = GCCPULimiterState(lambda: len(self.result.cycles))
         self.lim.reset_capacity(0, w.procs)
         self.t = 0.0  # seconds
-        self.live = float(w.live)  # requested bytes live
+        self.live = 0.0 if w.fill else float(w.live)  # requested bytes live
+        self.filling = w.fill
         self.heap_live = 0  # the pacer's heap_live (slot bytes)
         self.retained = 0  # heap pages in use or free but not returned to the OS
         self.allocated = 0.0  # bytes requested
@@ -158,8 +160,9 @@ class Model:
         self.c.mapped_ready_source = self._mapped_ready
         self.c.add_globals(w.globals)
         self.c.max_stack_scan = w.stacks
-        # Start-up: the live heap is allocated (as at the end of a program's set-up).
-        self.heap_live = int(w.live * w.slot_factor)
+        # Start-up: the live heap is allocated (as at the end of a program's set-up),
+        # or, with fill, the program has yet to allocate it.
+        self.heap_live = int(self.live * w.slot_factor)
         self.c.heap_live = self.heap_live
         self.c.heap_scan = int(self.heap_live * w.scannable)
         self.c.total_alloc = self.heap_live
@@ -190,12 +193,22 @@ class Model:
         self.c.heap_scan += int(grown * w.scannable)
         self.c.total_alloc += grown
         self.allocated += w.alloc_rate * dt
-        self.live = max(self.live + w.live_growth * dt, 0.0)
+        self._grow_live(w.alloc_rate * dt, dt)
         self.t += dt
         self._sync_memory()
         t_ns = int(self.t * NS)
         if self.lim.need_update(t_ns):
             self.lim.update(t_ns)
+
+    def _grow_live(self, requested: float, dt: float) -> None:
+        """While filling, every byte allocated stays live; then live_growth applies."""
+        if self.filling:
+            self.live += requested
+            if self.live >= self.w.live:
+                self.live = float(self.w.live)
+                self.filling = False
+        else:
+            self.live = max(self.live + self.w.live_growth * dt, 0.0)
 
     def _mark(self) -> Cycle:
         w, c, lim = self.w, self.c, self.lim
@@ -250,7 +263,7 @@ class Model:
             c.heap_scan_work += done[2]
             c.revise()
             self.allocated += w.alloc_rate * (1 - x) * dt
-            self.live = max(self.live + w.live_growth * dt, 0.0)
+            self._grow_live(w.alloc_rate * (1 - x) * dt, dt)
             self.t += dt
             assist_s += w.mutator_cpus * x * dt
             idle_s += idle * dt
@@ -286,7 +299,7 @@ class Model:
             peak=peak,
             marked=marked,
             mark_s=self.t - start_s,
-            gc_cpu_s=bg_s + assist_s,
+            gc_cpu_s=bg_s + assist_s + idle_s,
             assist_cpu_s=assist_s,
             idle_cpu_s=idle_s,
             limiter_on=limiter_on,
