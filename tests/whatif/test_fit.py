@@ -15,7 +15,9 @@ FIXTURES = Path(__file__).parent / "testdata" / "gctrace"
 
 # Eight cycles 0.100 s apart on 4 Ps. Each marks 40 MB after allocating 10 MB
 # during a 20 ms mark (X->Y->Z = 100->110->50): live = Z - (Y - X) = 40 MB. Between
-# starts: 10 MB during mark + (100 - 50) = 60 MB in 0.1 s: 600 MB/s. Mark CPU is
+# cycles: 100 - 50 = 50 MB from one's mark end (0.010 + 20 ms after its start) to the
+# next start, 0.1 s after it: 50 MB / 0.07999 s. During mark 10 MB in 20 ms: the
+# mutator's rate while marking is (10 / 0.020) / (50 / 0.07999) of it. Mark CPU is
 # 2 + 8 + 10 = 20 ms for 50 + 1 + 1 = 52 MB of work: 52 MB per 0.020 CPU-seconds.
 # Idle marking 10 ms over a 20 ms mark: 0.5 idle Ps; mutator = 4 - 1 - 0.5 = 2.5.
 SYNTH = "\n".join(
@@ -28,7 +30,8 @@ SYNTH = "\n".join(
 def test_fit_by_hand() -> None:
     w = fit(parse_gctrace(SYNTH))
     assert w.live == 40 * MB
-    assert w.alloc_rate == pytest.approx(60 * MB / 0.1)
+    assert w.alloc_rate == pytest.approx(50 * MB / 0.07999)
+    assert w.mark_alloc_factor == pytest.approx((10 / 0.020) / (50 / 0.07999))
     assert w.scan_rate == pytest.approx(52 * MB / 0.020)
     assert (w.procs, w.stacks, w.globals) == (4, 1 * MB, 1 * MB)
     assert w.mutator_cpus == pytest.approx(2.5)

