@@ -28,6 +28,7 @@ program's JSON line as a dict and its stderr. The fields:
                              allocated and at both ends; peak_heap_samples
                              is the number of samples
     rss, rss_peak            VmRSS and VmHWM of /proc/self/status at the end
+    /memory/classes/...      each memory class metric at the end, under its own name
     gc_cpu_seconds, total_cpu_seconds   /cpu/classes/gc/total:cpu-seconds and
                              /cpu/classes/total:cpu-seconds at the end; the
                              runtime updates both at mark termination only
@@ -174,6 +175,11 @@ def run(
             if not _number(value, typ):
                 raise ValueError(f"{name} = {value!r} is not a {typ.__name__}")
             out[name] = float(value) if typ is float else value
+        classes = raw.get("memory_classes", {})
+        for name, value in classes.items():  # every /memory/classes/ metric, by its name
+            if not (name.startswith("/memory/classes/") and _number(value, int)):
+                raise ValueError(f"memory_classes: {name} = {value!r}")
+            out[name] = value
         want_gogc = 100 if gogc is None else max(gogc, -1)
         want_limit = MAX_INT64 if memlimit is None else memlimit
         ran = (out["kind"], out["live"], out["total"], out["gomaxprocs"], out["gogc"])

@@ -31,8 +31,9 @@ Cycle by cycle, exactly as the runtime sequences it:
 The memory-limit goal sees the memory the pacer would: heap in use, free
 heap not yet returned (retained at the previous peak until the scavenger,
 held to 10% over what the goal implies, gives it back) and the non-heap
-memory (stacks, runtime metadata: `overhead`). Predicted RSS is that
-total at the end.
+memory (stacks, a base `overhead`, and metadata in proportion to the
+heap retained: mspans, mark bits, and the heap bits of small pointerful
+objects). Predicted RSS is that total at the end.
 
 Simplified, beside the rates themselves: the mark is a handful of steps
 (not Go's 500 us), sweeping costs nothing and frees at once, allocation
@@ -51,7 +52,15 @@ from gomem.runtime.sizeclasses import CLASS_TO_SIZE
 
 NS = 1_000_000_000
 MARK_STEPS = 6  # revise points per mark phase (Go revises continuously)
-DEFAULT_OVERHEAD = 3 << 20  # non-heap memory of a small Go program: text, data, metadata
+# Non-heap memory the runtime maps, as go1.24's /memory/classes show it on a churning
+# heap (measured with gomem.oracle.churn; docs/VALIDATION.md): a base of ~1.8 MiB
+# (the "other" class, mcaches, fixed metadata), plus, per byte of heap retained,
+# mspan structs (~1.6%: 160 bytes per span) and other metadata (mark bits, page
+# and arena metadata: ~1.3%), plus the span's pointer bitmap, 1/64 of the span,
+# for pointerful objects of up to 512 bytes (heap bits at the end of each span).
+DEFAULT_OVERHEAD = 1_900_000
+METADATA_PER_HEAP_BYTE = 0.029
+HEAP_BITS_PER_HEAP_BYTE = 1 / 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +77,7 @@ class Workload:
     procs: int = 1  # GOMAXPROCS
     mutator_cpus: float = 1.0  # Ps the mutator keeps busy (<= procs)
     object_size: int = 64  # bytes per object requested: its size class sets the slot
-    overhead: int = DEFAULT_OVERHEAD  # non-heap memory besides stacks
+    overhead: int = DEFAULT_OVERHEAD  # non-heap memory besides stacks and metadata
     fill: bool = False  # start from an empty heap: the first `live` bytes allocated stay live
     # The mutator's speed while the collector marks, relative to alloc_rate, before
     # any assist: write barriers on and black allocation slow it (gctrace shows it).
@@ -175,7 +184,15 @@ class Model:
     # -- memory as the pacer sees it --------------------------------------------------
 
     def _mapped_ready(self) -> int:
-        return self.retained + self.w.stacks + self.w.overhead
+        return self.retained + self._non_heap()
+
+    def _non_heap(self) -> int:
+        """Stacks, the base overhead and the metadata of the retained heap."""
+        w = self.w
+        per_byte = METADATA_PER_HEAP_BYTE
+        if w.scannable > 0 and w.object_size <= 512:
+            per_byte += HEAP_BITS_PER_HEAP_BYTE
+        return w.stacks + w.overhead + int(self.retained * per_byte)
 
     def _sync_memory(self) -> None:
         c = self.c
@@ -318,7 +335,7 @@ class Model:
         if last_goal:
             target = min(target, int(c.heap_goal() * 1.1))
         if c.memory_limit != MAX_INT64:
-            target = min(target, int(c.memory_limit * 0.95) - self.w.stacks - self.w.overhead)
+            target = min(target, int(c.memory_limit * 0.95) - self._non_heap())
         self.retained = max(target, self.heap_live)
         self._sync_memory()
 

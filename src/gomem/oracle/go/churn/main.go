@@ -79,6 +79,21 @@ var names = []string{
 	"/cpu/classes/gc/total:cpu-seconds",
 	"/cpu/classes/total:cpu-seconds",
 	"/sched/gomaxprocs:threads",
+	// Where the memory is at the end (the memory limit sees all of it).
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/stacks:bytes",
+	"/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes",
+	"/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/mcache/free:bytes",
+	"/memory/classes/metadata/other:bytes",
+	"/memory/classes/os-stacks:bytes",
+	"/memory/classes/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
+	"/memory/classes/total:bytes",
 }
 
 func fail(format string, args ...any) {
@@ -155,6 +170,17 @@ func values(samples []metrics.Sample) map[string]metrics.Value {
 			fail("metric %s is not supported by this Go", s.Name)
 		}
 		out[s.Name] = s.Value
+	}
+	return out
+}
+
+// memoryClasses: the /memory/classes/ metrics read at the end, by name.
+func memoryClasses(final map[string]metrics.Value) map[string]uint64 {
+	out := map[string]uint64{}
+	for name, v := range final {
+		if strings.HasPrefix(name, "/memory/classes/") {
+			out[name] = v.Uint64()
+		}
 	}
 	return out
 }
@@ -271,6 +297,7 @@ func main() {
 		"gomaxprocs":               runtime.GOMAXPROCS(0),
 		"gogc":                     int64(u("/gc/gogc:percent")), // 2^64-1 (off) reads -1
 		"gomemlimit":               u("/gc/gomemlimit:bytes"),
+		"memory_classes":           memoryClasses(final),
 	}
 	line, err := json.Marshal(out)
 	if err != nil {
