@@ -103,7 +103,7 @@ def test_fractional_worker_runs_only_while_behind_and_stops_above_1_2_times_the_
     gc._sweep_termination(forced=True)
     gc.root_jobs.extend(["globals", "gs"])  # work is available
     p = rt.ps[0]
-    start = ctl.cycle_start_ns
+    start = ctl.mark_start_time
     assert ctl.fractional_utilization_goal == 0.25
     # 40 ms into mark with 12 ms of fractional work: 30% > 25%, ahead: no worker.
     p.clock_ns, p.gc_fractional_mark_ns = start + 40_000_000, 12_000_000

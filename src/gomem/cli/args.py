@@ -1,13 +1,18 @@
-"""Parsing of CLI values: addresses and sizes, with one-line errors.
+"""Parsing of CLI values: addresses, sizes, rates and the GC settings, with
+one-line errors.
 
 Sizes accept Go's GOMEMLIMIT suffixes (B, KiB, MiB, GiB, TiB) and plain
-byte counts; addresses accept hex (0x…) or decimal.
+byte counts; addresses accept hex (0x…) or decimal; rates are a size per
+second (200MiB/s, decimals allowed); GOGC is a percent or off; a memory
+limit is what Go's parseByteCount accepts, or off.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+
+from gomem.runtime.mgcpacer import MAX_INT64, parse_byte_count
 
 
 class BadInput(Exception):
@@ -52,6 +57,40 @@ def parse_address(text: str) -> int:
     if not 0 <= value < 1 << 64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a 64-bit address")
     return value
+
+
+_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)(B|KiB|MiB|GiB|TiB)?/s$")
+
+
+def parse_rate(text: str) -> float:
+    """'200MiB/s' -> bytes per second (positive)."""
+    m = _RATE_RE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive rate like 200MiB/s")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_gogc(text: str) -> int:
+    """GOGC: a non-negative integer percent, or off (-1)."""
+    if text == "off":
+        return -1
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percent (like 100) or off")
+    return int(text)
+
+
+def parse_memlimit(text: str) -> int:
+    """GOMEMLIMIT: a size like 512MiB or a byte count (Go's parseByteCount), or off
+    (none is accepted too): no limit, math.MaxInt64."""
+    if text in ("off", "none"):
+        return MAX_INT64
+    n = parse_byte_count(text)
+    if n is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a memory limit (bytes, or a number with B, KiB, MiB, GiB or "
+            "TiB like 512MiB, or off)"
+        )
+    return n
 
 
 def format_size(nbytes: int) -> str:

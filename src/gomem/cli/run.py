@@ -15,9 +15,9 @@ from typing import Any
 from gomem.program import Program, ProgramError, RunResult, builtins
 from gomem.runtime.mbarrier import BARRIERS
 from gomem.runtime.mem_linux import RuntimeThrow
-from gomem.runtime.mgcpacer import MAX_INT64, parse_byte_count
+from gomem.runtime.mgcpacer import MAX_INT64
 
-from .args import BadInput, parse_positive
+from .args import BadInput, parse_gogc, parse_memlimit, parse_positive
 
 POLICIES = ("roundrobin", "random")
 
@@ -54,14 +54,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--gogc",
-        type=_gogc,
+        type=parse_gogc,
         default=100,
         metavar="N|off",
         help="GOGC: heap growth (percent) before a collection, or off (default 100)",
     )
     p.add_argument(
         "--memlimit",
-        type=_memlimit,
+        type=parse_memlimit,
         default=MAX_INT64,
         metavar="SIZE|off",
         help="GOMEMLIMIT: a soft limit on the runtime's total memory, in bytes or with "
@@ -86,28 +86,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--save", metavar="RUN.json", help="also write the summary as JSON")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run_run, prog=p.prog)
-
-
-def _gogc(text: str) -> int:
-    """--gogc: a non-negative integer percent, or off (-1)."""
-    if text == "off":
-        return -1
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a percent (like 100) or off")
-    return int(text)
-
-
-def _memlimit(text: str) -> int:
-    """--memlimit: a size like 512MiB or a byte count, or off (no limit)."""
-    if text == "off":
-        return MAX_INT64
-    n = parse_byte_count(text)
-    if n is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a memory limit (bytes, or a number with B, KiB, MiB, GiB or "
-            "TiB like 512MiB, or off)"
-        )
-    return n
 
 
 def _load_python(path: Path) -> Program:

@@ -10,33 +10,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gomem.runtime.mgcpacer import MAX_INT64, parse_byte_count
+from gomem.runtime.mgcpacer import MAX_INT64
 from gomem.whatif.model import Result, Setting, Workload, run
 
-from .args import BadInput
+from .args import BadInput, parse_gogc, parse_memlimit, parse_rate, parse_size
 
 PARALLEL_FROM = 32  # settings in a sweep from which worker processes pay off
-
-
-def _size(text: str) -> int:
-    n = parse_byte_count(text)
-    if n is None:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a size (bytes, or a number with B, KiB, MiB, GiB or TiB)"
-        )
-    return n
-
-
-_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)(B|KiB|MiB|GiB|TiB)?/s$")
-_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
-
-
-def _rate(text: str) -> float:
-    """'200MiB/s' -> bytes per second."""
-    m = _RATE_RE.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive rate like 200MiB/s")
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
 _DUR_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
@@ -51,30 +30,11 @@ def _duration(text: str) -> float:
 
 
 def _gogc_list(text: str) -> list[int]:
-    out = []
-    for item in text.split(","):
-        if item == "off":
-            out.append(-1)
-        elif item.isdigit():
-            out.append(int(item))
-        else:
-            raise argparse.ArgumentTypeError(f"{item!r} in --gogc is not a percent or off")
-    return out
+    return [parse_gogc(item) for item in text.split(",")]
 
 
 def _memlimit_list(text: str) -> list[int]:
-    out = []
-    for item in text.split(","):
-        if item in ("none", "off"):
-            out.append(MAX_INT64)
-            continue
-        n = parse_byte_count(item)
-        if n is None:
-            raise argparse.ArgumentTypeError(
-                f"{item!r} in --memlimit is not a size like 512MiB (or none)"
-            )
-        out.append(n)
-    return out
+    return [parse_memlimit(item) for item in text.split(",")]
 
 
 def _fraction(text: str) -> float:
@@ -96,8 +56,8 @@ def add_parser(sub: Any) -> None:
         "--memlimit, over the same amount of work, and prints peak heap, the steady heap "
         "goal, predicted RSS, GC cycles per second, GC CPU and the assists' share of it.",
     )
-    p.add_argument("--live", type=_size, metavar="SIZE", help="live heap")
-    p.add_argument("--alloc-rate", type=_rate, metavar="RATE", help="e.g. 200MiB/s")
+    p.add_argument("--live", type=parse_size, metavar="SIZE", help="live heap")
+    p.add_argument("--alloc-rate", type=parse_rate, metavar="RATE", help="e.g. 200MiB/s")
     p.add_argument(
         "--from-gctrace",
         metavar="LOG",
@@ -105,7 +65,9 @@ def add_parser(sub: Any) -> None:
         "--live and --alloc-rate then override the fit",
     )
     work = p.add_mutually_exclusive_group()
-    work.add_argument("--total-alloc", type=_size, metavar="SIZE", help="work: bytes to allocate")
+    work.add_argument(
+        "--total-alloc", type=parse_size, metavar="SIZE", help="work: bytes to allocate"
+    )
     work.add_argument("--duration", type=_duration, metavar="TIME", help="work: e.g. 60s")
     p.add_argument("--gogc", type=_gogc_list, default=[100], metavar="LIST", help="e.g. 50,100,off")
     p.add_argument(
@@ -121,14 +83,14 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--scan-rate",
-        type=_rate,
+        type=parse_rate,
         metavar="RATE",
         help="marking speed per CPU (1e9 B/s)",
     )
     p.add_argument("--scannable", type=_fraction, metavar="F", help="pointerful share (1)")
     p.add_argument("--object-size", type=int, default=64, metavar="N", help="bytes per object")
-    p.add_argument("--stacks", type=_size, metavar="SIZE", help="goroutine stacks (8KiB)")
-    p.add_argument("--globals", type=_size, metavar="SIZE", help="data + bss (128KiB)")
+    p.add_argument("--stacks", type=parse_size, metavar="SIZE", help="goroutine stacks (8KiB)")
+    p.add_argument("--globals", type=parse_size, metavar="SIZE", help="data + bss (128KiB)")
     p.add_argument(
         "--fill", action="store_true", help="start from an empty heap that fills to --live"
     )

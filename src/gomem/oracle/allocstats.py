@@ -27,12 +27,9 @@ Deltas carry Go's MemStats field names. MemStats.BySize stops at class 60
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from gomem.oracle import toolchain
@@ -53,8 +50,6 @@ SHAPES = ("noscan", "ptrfirst", "allptr", "ptrlast")
 
 # The environment of every run: no GC, one P, no memory limit (which could start a GC).
 RUN_ENV = {"GOGC": "off", "GOMAXPROCS": "1", "GOMEMLIMIT": "off"}
-
-_SOURCE = ("go", "allocstats")  # the Go program, relative to this package
 
 
 @dataclass(frozen=True)
@@ -123,25 +118,9 @@ class AllocDeltas:
         return BySizeDelta(size, 0, 0)
 
 
-def _copy_tree(src: Traversable, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.is_dir():
-            _copy_tree(item, dst / item.name)
-        else:
-            (dst / item.name).write_bytes(item.read_bytes())
-
-
 def build(gocache: Path, workdir: Path) -> Path:
     """Copy the Go program into workdir and build it there; return the binary."""
-    source = resources.files("gomem.oracle").joinpath(*_SOURCE)
-    if not source.joinpath("go.mod").is_file():
-        raise ToolchainError(f"allocstats: the Go source is missing from the package ({source})")
-    src = workdir / "allocstats-src"
-    if src.exists():
-        shutil.rmtree(src)
-    _copy_tree(source, src)
-    return toolchain.build(src, workdir / "allocstats", gocache)
+    return toolchain.build_packaged("allocstats", gocache, workdir)
 
 
 def _parse(case: AllocCase, stdout: str) -> AllocDeltas:

@@ -44,10 +44,7 @@ program's JSON line as a dict and its stderr. The fields:
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from gomem.oracle import toolchain
@@ -55,7 +52,6 @@ from gomem.oracle.toolchain import ToolchainError
 
 __all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "run"]
 
-_SOURCE = ("go", "churn")  # the Go program, relative to this package
 
 OBJECT_SIZE = {"ptr64": 64, "noscan1k": 1024}
 KINDS = tuple(OBJECT_SIZE)
@@ -93,25 +89,9 @@ FIELDS: dict[str, type] = {
 }
 
 
-def _copy_tree(src: Traversable, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.is_dir():
-            _copy_tree(item, dst / item.name)
-        else:
-            (dst / item.name).write_bytes(item.read_bytes())
-
-
 def build(gocache: Path, outdir: Path) -> Path:
     """Copy the Go program into outdir and build it there; return the binary."""
-    source = resources.files("gomem.oracle").joinpath(*_SOURCE)
-    if not source.joinpath("go.mod").is_file():
-        raise ToolchainError(f"churn: the Go source is missing from the package ({source})")
-    src = outdir / "churn-src"
-    if src.exists():
-        shutil.rmtree(src)
-    _copy_tree(source, src)
-    return toolchain.build(src, outdir / "churn", gocache)
+    return toolchain.build_packaged("churn", gocache, outdir)
 
 
 def _number(value: object, kind: type) -> bool:

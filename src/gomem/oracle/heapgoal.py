@@ -47,12 +47,9 @@ these inputs, named as the model's GCControllerState names them.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from gomem.oracle import toolchain
@@ -67,7 +64,6 @@ __all__ = [
     "run",
 ]
 
-_SOURCE = ("go", "heapgoal")  # the Go program, relative to this package
 
 GOAL = "/gc/heap/goal:bytes"
 GOGC = "/gc/gogc:percent"
@@ -146,25 +142,9 @@ def goal_inputs(metrics: Mapping[str, int]) -> GoalInputs:
     )
 
 
-def _copy_tree(src: Traversable, dst: Path) -> None:
-    dst.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.is_dir():
-            _copy_tree(item, dst / item.name)
-        else:
-            (dst / item.name).write_bytes(item.read_bytes())
-
-
 def build(gocache: Path, workdir: Path) -> Path:
     """Copy the Go program into workdir and build it there; return the binary."""
-    source = resources.files("gomem.oracle").joinpath(*_SOURCE)
-    if not source.joinpath("go.mod").is_file():
-        raise ToolchainError(f"heapgoal: the Go source is missing from the package ({source})")
-    src = workdir / "heapgoal-src"
-    if src.exists():
-        shutil.rmtree(src)
-    _copy_tree(source, src)
-    return toolchain.build(src, workdir / "heapgoal", gocache)
+    return toolchain.build_packaged("heapgoal", gocache, workdir)
 
 
 def run(

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import subprocess
 from collections.abc import Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 ADDR_NO_RANDOMIZE = 0x0040000  # personality(2) flag: what `setarch -R` sets
@@ -77,6 +80,29 @@ def _no_randomize() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.personality(ADDR_NO_RANDOMIZE) == -1:
         raise OSError(ctypes.get_errno(), "personality(ADDR_NO_RANDOMIZE) failed")
+
+
+def _copy_tree(src: Traversable, dst: Path) -> None:
+    dst.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.is_dir():
+            _copy_tree(item, dst / item.name)
+        else:
+            (dst / item.name).write_bytes(item.read_bytes())
+
+
+def build_packaged(name: str, gocache: Path, workdir: Path) -> Path:
+    """Build the Go program shipped as package data in gomem/oracle/go/<name>: copy
+    it into workdir (the package may be a zip or read-only) and build it there;
+    return the binary, workdir/<name>."""
+    source = resources.files("gomem.oracle").joinpath("go", name)
+    if not source.joinpath("go.mod").is_file():
+        raise ToolchainError(f"{name}: the Go source is missing from the package ({source})")
+    src = workdir / f"{name}-src"
+    if src.exists():
+        shutil.rmtree(src)
+    _copy_tree(source, src)
+    return build(src, workdir / name, gocache)
 
 
 def run(

@@ -56,6 +56,7 @@ from typing import Any
 from gomem.runtime.malloc import mallocgc
 from gomem.runtime.mbarrier import WriteBarrier
 from gomem.runtime.mem_linux import RuntimeThrow
+from gomem.runtime.mgcpacer import MAX_INT64
 from gomem.runtime.mstats import MemStats
 from gomem.runtime.proc import G, Pause, make_policy
 from gomem.runtime.runtime import Runtime
@@ -64,8 +65,6 @@ from gomem.runtime.stack import FuncInfo
 from gomem.runtime.type import Kind, Type
 
 from .types import Field, StructType, TypeError_, TypeUniverse
-
-MAX_INT64 = (1 << 63) - 1
 
 
 class ProgramError(Exception):

@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING
 
 from gomem.runtime.mbarrier import WriteBarrier
 from gomem.runtime.mbitmap import type_pointers_of
-from gomem.runtime.mem_linux import RuntimeThrow
+from gomem.runtime.mem_linux import PHYS_PAGE_SIZE, RuntimeThrow
 from gomem.runtime.mgcmark import Marker, gcmarknewobject
-from gomem.runtime.mgcpacer import MAX_UINT64
+from gomem.runtime.mgcpacer import MAX_INT64, MAX_UINT64, s64
 from gomem.runtime.mgcscavenge import gc_pace_scavenger
 from gomem.runtime.mgcsweep import sweep_span
 from gomem.runtime.mheap import PAGE_SIZE, SpanState
@@ -67,7 +67,6 @@ SCAVENGE_QUANTUM = 64 << 10  # scavengeQuantum: what it releases per turn at mos
 SCAVENGE_PERIOD = 1_000_000  # ns between its turns while above a goal (the model's)
 DRAIN_CHECK_THRESHOLD = 100_000  # drainCheckThreshold: scan work between idle/fractional checks
 MAX_TIME = 1 << 62
-MAX_INT64 = (1 << 63) - 1
 
 
 class GCPhase(IntEnum):
@@ -270,13 +269,13 @@ class Collector:
         costs = self.rt.costs
         budget = (now_ns - self.scav_last) * SCAVENGE_PERCENT // 100
         self.scav_last = now_ns
-        quantum_ns = costs.madvise_per_page * (SCAVENGE_QUANTUM // 4096)
+        quantum_ns = costs.madvise_per_page * (SCAVENGE_QUANTUM // PHYS_PAGE_SIZE)
         quanta = budget // quantum_ns if quantum_ns else 0
         want = min(self._scavenge_excess(), quanta * SCAVENGE_QUANTUM)
         if want > 0:
             released = self.rt.heap.pages.scavenge(want)
             self.scav_released += released
-            self.scav_ns += released // 4096 * costs.madvise_per_page
+            self.scav_ns += released // PHYS_PAGE_SIZE * costs.madvise_per_page
         self.scav_deadline = MAX_TIME
         self._wake_scavenger(now_ns)
 
@@ -317,8 +316,7 @@ class Collector:
             heap.sweep_pages_per_byte = 0.0
             return
         live_basis = self.rt.gc_controller.heap_live
-        if trigger > MAX_INT64:  # Go converts the uint64 trigger to int64 (off: -1)
-            trigger -= 1 << 64
+        trigger = s64(trigger)  # Go converts the uint64 trigger to int64 (off: -1)
         heap_distance = max(trigger - live_basis - (1 << 20), PAGE_SIZE)
         sweep_distance = heap.pages_in_use - heap.pages_swept
         if sweep_distance <= 0:
@@ -536,7 +534,7 @@ class Collector:
         if ctl.fractional_utilization_goal == 0:
             return None
         # Is p behind the goal? ("now" is p's own clock: the model's Ps keep their own.)
-        delta = p.clock_ns - ctl.cycle_start_ns
+        delta = p.clock_ns - ctl.mark_start_time
         if delta > 0 and p.gc_fractional_mark_ns / delta > ctl.fractional_utilization_goal:
             return None
         return self._run_worker(p, "fractional")
@@ -553,7 +551,7 @@ class Collector:
     def _poll_fractional_exit(self, p: P, start_ns: int) -> bool:
         """pollFractionalWorkerExit: stop once over 1.2 x the fractional goal."""
         ctl = self.rt.gc_controller
-        delta = p.clock_ns - ctl.cycle_start_ns
+        delta = p.clock_ns - ctl.mark_start_time
         if delta <= 0:
             return True
         self_time = p.gc_fractional_mark_ns + (p.clock_ns - start_ns)

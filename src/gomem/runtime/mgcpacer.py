@@ -222,10 +222,6 @@ class GCControllerState:
         src = self.mapped_ready_source
         return src() if src is not None else 0
 
-    @property
-    def cycle_start_ns(self) -> int:
-        return self.mark_start_time
-
     # -- cycle -------------------------------------------------------------------
 
     def start_cycle(self, mark_start_time: int, procs: int, *, periodic: bool = False) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gomem.runtime.mem_linux import PHYS_PAGE_SIZE
 from gomem.runtime.mgcpacer import MAX_UINT64, f2u64
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 RETAIN_EXTRA_PERCENT = 10  # retainExtraPercent: kept over the heap goal's share
 REDUCE_EXTRA_PERCENT = 5  # reduceExtraPercent: kept under the memory limit
-PHYS_PAGE_SIZE = 4096
 
 
 def gc_pace_scavenger(

@@ -362,14 +362,18 @@ class Sched:
         elif self.idle_worker is not None and (w := self.idle_worker(p)) is not None:
             self._put_on(w, p)
 
-    def _yield_p(self, p: P) -> None:
-        """gopreempt_m: p's goroutine goes to the tail of the run queue; p schedules."""
+    def _to_runq(self, p: P) -> None:
+        """p's goroutine leaves it for the tail of the run queue (p is left empty)."""
         g = p.g
         assert g is not None
         g.status = GStatus.RUNNABLE
         g.p = None
         p.g = None
         self.runq.append(g)
+
+    def _yield_p(self, p: P) -> None:
+        """gopreempt_m: p's goroutine goes to the tail of the run queue; p schedules."""
+        self._to_runq(p)
         self.schedule(p)
 
     def _reschedule(self) -> None:
@@ -388,9 +392,7 @@ class Sched:
             elif not g.system and self.gc_worker is not None:
                 w = self.gc_worker(p)
                 if w is not None:
-                    g.status = GStatus.RUNNABLE
-                    g.p = None
-                    self.runq.append(g)
+                    self._to_runq(p)
                     self._put_on(w, p)
 
     def _preempt_expired(self) -> None:

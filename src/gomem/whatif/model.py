@@ -45,10 +45,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gomem.runtime.malloc import size_class
 from gomem.runtime.mgclimit import GCCPULimiterState
 from gomem.runtime.mgcpacer import MAX_INT64, GCControllerState
-from gomem.runtime.sizeclasses import CLASS_TO_SIZE
+from gomem.runtime.mgcscavenge import REDUCE_EXTRA_PERCENT, RETAIN_EXTRA_PERCENT
+from gomem.runtime.msize import explain, roundupsize
 
 NS = 1_000_000_000
 MARK_STEPS = 6  # revise points per mark phase (Go revises continuously)
@@ -60,7 +60,6 @@ MARK_STEPS = 6  # revise points per mark phase (Go revises continuously)
 # for pointerful objects of up to 512 bytes (heap bits at the end of each span).
 DEFAULT_OVERHEAD = 1_900_000
 METADATA_PER_HEAP_BYTE = 0.029
-HEAP_BITS_PER_HEAP_BYTE = 1 / 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +84,19 @@ class Workload:
 
     @property
     def slot_factor(self) -> float:
-        """Heap bytes per requested byte: the size class's slot over the size."""
+        """Heap bytes per requested byte: the slot mallocgc gives an object of this
+        size (its size class, or whole pages) over the size. Simplified: no malloc
+        header (the fit folds scannability into the scan rate, so whether the
+        objects hold pointers is not known) and no tiny-block packing."""
         size = max(self.object_size, 1)
-        large = -(-size // 8192) * 8192  # a large object's pages
-        slot = large if size > 32768 else CLASS_TO_SIZE[size_class(size)]
-        return slot / size
+        return roundupsize(size, True) / size
+
+    @property
+    def heap_bits_share(self) -> float:
+        """The share of each span that holds its pointer bits (small pointerful objects,
+        up to 512 bytes: heapBitsInSpan), 0 otherwise."""
+        e = explain(max(self.object_size, 1), pointers=self.scannable > 0)
+        return e.heap_bits / e.span_bytes if e.heap_bits else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +181,9 @@ class Model:
         self.c.max_stack_scan = w.stacks
         # Start-up: the live heap is allocated (as at the end of a program's set-up),
         # or, with fill, the program has yet to allocate it.
-        self.heap_live = int(self.live * w.slot_factor)
+        self.slot = w.slot_factor  # both are looked up once: they are on every step's path
+        self.meta_per_byte = METADATA_PER_HEAP_BYTE + w.heap_bits_share
+        self.heap_live = int(self.live * self.slot)
         self.c.heap_live = self.heap_live
         self.c.heap_scan = int(self.heap_live * w.scannable)
         self.c.total_alloc = self.heap_live
@@ -189,10 +198,7 @@ class Model:
     def _non_heap(self) -> int:
         """Stacks, the base overhead and the metadata of the retained heap."""
         w = self.w
-        per_byte = METADATA_PER_HEAP_BYTE
-        if w.scannable > 0 and w.object_size <= 512:
-            per_byte += HEAP_BITS_PER_HEAP_BYTE
-        return w.stacks + w.overhead + int(self.retained * per_byte)
+        return w.stacks + w.overhead + int(self.retained * self.meta_per_byte)
 
     def _sync_memory(self) -> None:
         c = self.c
@@ -232,7 +238,7 @@ class Model:
 
     def _mark(self) -> Cycle:
         w, c, lim = self.w, self.c, self.lim
-        heap_rate = w.alloc_rate * w.slot_factor * w.mark_alloc_factor
+        heap_rate = w.alloc_rate * self.slot * w.mark_alloc_factor
         alloc_rate = w.alloc_rate * w.mark_alloc_factor
         start_s = self.t
         t_ns = int(self.t * NS)
@@ -242,7 +248,7 @@ class Model:
         c.max_stack_scan = w.stacks
         c.start_cycle(t_ns, w.procs)
         goal = c.heap_goal()
-        left = [w.globals, w.stacks, int(self.live * w.slot_factor * w.scannable)]
+        left = [w.globals, w.stacks, int(self.live * self.slot * w.scannable)]
         bg = w.procs * 0.25
         idle = max(0.0, w.procs - w.mutator_cpus - bg)
         s_rate = w.scan_rate
@@ -304,7 +310,7 @@ class Model:
         c.dedicated_mark_time = int(bg_s * NS)
         c.idle_mark_time = int(idle_s * NS)
         c.end_cycle(t_ns, w.procs)
-        marked = int(self.live * w.slot_factor) + black
+        marked = int(self.live * self.slot) + black
         c.reset_live(marked)
         # Sweeping frees the dead objects: the heap in use is what was marked.
         self.heap_live = marked
@@ -333,9 +339,10 @@ class Model:
         c = self.c
         target = self.retained
         if last_goal:
-            target = min(target, int(c.heap_goal() * 1.1))
+            target = min(target, int(c.heap_goal() * (1 + RETAIN_EXTRA_PERCENT / 100)))
         if c.memory_limit != MAX_INT64:
-            target = min(target, int(c.memory_limit * 0.95) - self._non_heap())
+            limit_goal = int(c.memory_limit * (1 - REDUCE_EXTRA_PERCENT / 100))
+            target = min(target, limit_goal - self._non_heap())
         self.retained = max(target, self.heap_live)
         self._sync_memory()
 
@@ -346,7 +353,7 @@ class Model:
         if (total_alloc is None) == (duration is None):
             raise ValueError("give one of total_alloc and duration")
         w, c, res = self.w, self.c, self.result
-        heap_rate = w.alloc_rate * w.slot_factor
+        heap_rate = w.alloc_rate * self.slot
 
         def remaining_s() -> float:
             if total_alloc is not None:
