@@ -83,6 +83,17 @@ def test_from_gctrace_fits_a_real_trace(gomem) -> None:
     assert sum(line.startswith("GOGC=") for line in r.out.splitlines()) == 2
 
 
+def test_from_gctrace_twice_with_the_same_run_answers_as_once(gomem) -> None:
+    # Several runs are fitted each and the medians taken: two copies of one run give
+    # that run's numbers, and the fitted mark slowdown is kept (the table is the same).
+    log = Path(__file__).parents[1] / "whatif" / "testdata" / "gctrace" / "go1.24.txt"
+    args = ("--gogc", "50,200", "--total-alloc", "1GiB", "--json")
+    once = gomem("whatif", "--from-gctrace", log, *args)
+    twice = gomem("whatif", "--from-gctrace", log, "--from-gctrace", log, *args)
+    assert once.code == twice.code == 0, twice.err
+    assert once.out == twice.out
+
+
 def test_from_gctrace_with_too_few_cycles_is_one_line(gomem, tmp_path: Path) -> None:
     log = tmp_path / "short.log"
     log.write_text(

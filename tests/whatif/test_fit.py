@@ -3,11 +3,12 @@ synthetic trace in Go 1.24's layout, and on a real one (the go1.24 fixture)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from gomem.whatif.fit import fit
+from gomem.whatif.fit import combine, fit
 from gomem.whatif.gctrace import parse_gctrace
 
 MB = 1 << 20
@@ -18,8 +19,11 @@ FIXTURES = Path(__file__).parent / "testdata" / "gctrace"
 # cycles: 100 - 50 = 50 MB from one's mark end (0.010 + 20 ms after its start) to the
 # next start, 0.1 s after it: 50 MB / 0.07999 s. During mark 10 MB in 20 ms: the
 # mutator's rate while marking is (10 / 0.020) / (50 / 0.07999) of it. Mark CPU is
-# 2 + 8 + 10 = 20 ms for 50 + 1 + 1 = 52 MB of work: 52 MB per 0.020 CPU-seconds.
-# Idle marking 10 ms over a 20 ms mark: 0.5 idle Ps; mutator = 4 - 1 - 0.5 = 2.5.
+# 2 + 8 + 10 = 20 ms for 40 + 1 + 1 = 42 MB of work (the 10 MB allocated during the
+# mark is black, never scanned): 42 MB per 0.020 CPU-seconds. The workers marked for
+# 8 + 10 = 18 ms over a 20 ms mark: 0.9 Ps; the mutator had 4 - 0.9 = 3.1. The trace
+# starts at gc 1 with 100 MB: the start heap; the heap never grows past 110 MB, so
+# there is no fresh memory to put a fault cost on.
 SYNTH = "\n".join(
     f"gc {i} @{0.1 * i:.3f}s 5%: 0.010+20+0.010 ms clock, 0.040+2/8/10+0.040 ms cpu, "
     "100->110->50 MB, 100 MB goal, 1 MB stacks, 1 MB globals, 4 P"
@@ -32,9 +36,54 @@ def test_fit_by_hand() -> None:
     assert w.live == 40 * MB
     assert w.alloc_rate == pytest.approx(50 * MB / 0.07999)
     assert w.mark_alloc_factor == pytest.approx((10 / 0.020) / (50 / 0.07999))
-    assert w.scan_rate == pytest.approx(52 * MB / 0.020)
+    assert w.scan_rate == pytest.approx(42 * MB / 0.020)
     assert (w.procs, w.stacks, w.globals) == (4, 1 * MB, 1 * MB)
-    assert w.mutator_cpus == pytest.approx(2.5)
+    assert w.mutator_cpus == pytest.approx(3.1)
+    assert w.start_heap == 100 * MB
+    assert w.fault_cost == 0.0
+
+
+def _line(n: int, at: float, heaps: str) -> str:
+    return (
+        f"gc {n} @{at:.3f}s 5%: 0.010+20+0.010 ms clock, 0.040+2/8/10+0.040 ms cpu, "
+        f"{heaps} MB, 100 MB goal, 1 MB stacks, 1 MB globals, 4 P"
+    )
+
+
+def test_fault_cost_by_hand() -> None:
+    """Four cycles while the heap grows (10, 30, 70, then 100 MB at the cycle's
+    start), then four steady ones as in SYNTH (rate r = 50 MB / 0.07999 s). Between
+    growing cycles the time beyond what r explains, over the MB beyond the largest
+    heap before:
+        gc 1 -> 2: 0.100 - 0.02001 s - 20 MB / r = 0.07999 - 0.4 x 0.07999, 20 MB new
+        gc 2 -> 3: 0.200 - 0.02001 s - 40 MB / r = 0.17999 - 0.8 x 0.07999, 40 MB new
+        gc 3 -> 4: 0.400 - 0.02001 s - 30 MB / r = 0.37999 - 0.6 x 0.07999, 30 MB new
+    """
+    lines = [
+        _line(1, 0.0, "10->10->10"),
+        _line(2, 0.1, "30->30->30"),
+        _line(3, 0.3, "70->70->70"),
+        _line(4, 0.7, "100->110->50"),
+    ] + [_line(5 + k, 1.0 + 0.1 * k, "100->110->50") for k in range(4)]
+    w = fit(parse_gctrace("\n".join(lines)))
+    assert w.alloc_rate == pytest.approx(50 * MB / 0.07999)
+    excess = (0.07999 - 0.4 * 0.07999) + (0.17999 - 0.8 * 0.07999) + (0.37999 - 0.6 * 0.07999)
+    assert w.fault_cost == pytest.approx(excess / (90 * MB))
+    assert w.start_heap == 10 * MB
+
+
+def test_combine_takes_each_median() -> None:
+    w = fit(parse_gctrace(SYNTH))
+    runs = [
+        w,
+        dataclasses.replace(w, scan_rate=w.scan_rate * 2, live=w.live + 3),
+        dataclasses.replace(w, scan_rate=w.scan_rate / 2, live=w.live + 1),
+    ]
+    c = combine(runs)
+    assert c.scan_rate == w.scan_rate and c.live == w.live + 1
+    assert c.alloc_rate == w.alloc_rate and c.procs == w.procs
+    with pytest.raises(ValueError, match="no fitted runs"):
+        combine([])
 
 
 def test_forced_cycles_are_left_out_and_too_few_is_one_line() -> None:

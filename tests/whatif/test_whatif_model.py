@@ -78,3 +78,36 @@ def test_filling_the_heap_first_adds_the_doubling_cycles() -> None:
     filled = run(_fast(fill=True), Setting(100), total_alloc=1 << 30)
     assert 4 <= len(filled.cycles) - len(plain.cycles) <= 6
     assert filled.cycles[0].trigger == pytest.approx(4 * MiB // 64 * 61, abs=1024)
+
+
+def test_fresh_memory_costs_the_fault_time_once() -> None:
+    # As in the steady test the heap runs from 64 MiB up to the 125 MiB trigger and
+    # back each cycle. Only the first climb reaches pages the process never held:
+    # 61 MiB at 1 ns a byte adds 61 MiB x 1e-9 s to the 10.24 s; later climbs reuse
+    # the retained pages (no memory limit, so nothing is returned to the OS).
+    plain = run(_fast(), Setting(100), total_alloc=1 << 30)
+    faulting = run(_fast(fault_cost=1e-9), Setting(100), total_alloc=1 << 30)
+    assert faulting.duration_s - plain.duration_s == pytest.approx(61 * MiB * 1e-9, rel=1e-4)
+    assert len(faulting.cycles) == len(plain.cycles)
+
+
+def test_a_start_heap_starts_the_first_cycle_at_once() -> None:
+    # 32 MiB allocated at the start is far above the 4 MiB floor's trigger: the first
+    # cycle starts at t = 0 with the heap at 32 MiB, its goal 64 MiB after it, so the
+    # fill needs fewer doubling cycles than from an empty heap.
+    empty = run(_fast(fill=True), Setting(100), total_alloc=1 << 30)
+    started = run(_fast(fill=True, start_heap=32 * MiB), Setting(100), total_alloc=1 << 30)
+    first = started.cycles[0]
+    assert (first.start_s, first.trigger) == (0.0, 32 * MiB)
+    assert len(started.cycles) < len(empty.cycles)
+
+
+def test_gc_cpu_to_the_last_cycle_leaves_out_the_tail() -> None:
+    # The same GC CPU over a shorter window: the run's end is after the last cycle.
+    r = run(_fast(scan_rate=1e9), Setting(100), total_alloc=1 << 30)
+    last = r.cycles[-1]
+    end = last.start_s + last.mark_s
+    assert end < r.duration_s
+    want = sum(c.gc_cpu_s for c in r.cycles) / (end * 1)
+    assert r.gc_cpu_fraction_to_last_cycle(1) == pytest.approx(want)
+    assert r.gc_cpu_fraction_to_last_cycle(1) > r.gc_cpu_fraction(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -61,8 +62,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--from-gctrace",
         metavar="LOG",
+        action="append",
         help="fit the rates to a real program's GODEBUG=gctrace=1 output (Go 1.21-1.27); "
-        "--live and --alloc-rate then override the fit",
+        "give it again for more runs of the same program (the median of each rate is "
+        "used); --live, --alloc-rate and the other rate flags then override the fit",
     )
     work = p.add_mutually_exclusive_group()
     work.add_argument(
@@ -133,7 +136,9 @@ def run_whatif(args: argparse.Namespace) -> int:
     if args.object_size < 1:
         raise BadInput("--object-size: must be positive")
     if args.from_gctrace:
-        base = _fitted(args.from_gctrace, args.object_size)
+        from gomem.whatif.fit import combine
+
+        base = combine([_fitted(log, args.object_size) for log in args.from_gctrace])
     elif args.live is None or args.alloc_rate is None:
         raise BadInput("give --live and --alloc-rate, or --from-gctrace LOG")
     else:
@@ -153,7 +158,8 @@ def run_whatif(args: argparse.Namespace) -> int:
     def pick(value: Any, default: Any) -> Any:
         return default if value is None else value
 
-    w = Workload(
+    w = dataclasses.replace(  # what the fit found beside the flags is kept
+        base,
         live=pick(args.live, base.live),
         alloc_rate=pick(args.alloc_rate, base.alloc_rate),
         scan_rate=pick(args.scan_rate, base.scan_rate),
@@ -182,7 +188,7 @@ def run_whatif(args: argparse.Namespace) -> int:
         print(json.dumps([_as_dict(r, w) for r in results], indent=1))
         return 0
     work = f"{total / (1 << 30):g} GiB allocated" if total else f"{duration:g} s"
-    fitted = f" (rates fitted to {args.from_gctrace})" if args.from_gctrace else ""
+    fitted = f" (rates fitted to {', '.join(args.from_gctrace)})" if args.from_gctrace else ""
     print(
         f"whatif{fitted}: live {w.live / (1 << 20):,.0f} MiB, {w.alloc_rate / (1 << 20):,.0f} "
         f"MiB/s, {w.procs} P ({w.mutator_cpus:.2g} busy), scan {w.scan_rate / 1e9:.3g} GB/s "

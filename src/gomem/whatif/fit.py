@@ -11,14 +11,25 @@ later half, forced cycles left out):
     mark factor   the allocation rate during mark ((Y - X) over the mark's
                   clock time) relative to it: write barriers and black
                   allocation slow the mutator down while the GC marks
-    scan rate     heap marked + stacks + globals per CPU-ms of marking
-                  (assist + background + idle), so the scannable share is
-                  folded in (scannable = 1)
+    scan rate     the live heap found (Z less Y - X: objects allocated
+                  during the mark are black and never scanned) + stacks +
+                  globals, per CPU-ms of marking (assist + background +
+                  idle), so the scannable share is folded in (scannable = 1)
     procs         the P count the lines print
-    mutator CPUs  procs - 25% - the idle marking per ms of mark (the idle
-                  Ps the mutator left to idle workers), at least 0.25
+    mutator CPUs  procs less the Ps that marked (background + idle worker
+                  time per ms of mark), at least 0.25
     stacks,
     globals       as printed
+
+and, from the earlier (growing) half:
+
+    start heap    the heap at the first cycle, when the trace starts at gc 1:
+                  what the program allocated before its first collection
+                  (the model allocates it at once with fill)
+    fault cost    between cycles while the heap grows past every size it
+                  had, the time beyond what the steady allocation rate
+                  explains, per byte of new heap: the first touch of fresh
+                  pages (page faults and the kernel's zeroing)
 
 gctrace prints MB truncated (>> 20) and ms with three significant digits:
 the rates carry that error (1 MB per cycle; use runs with heaps of tens of
@@ -27,8 +38,10 @@ MB or more).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from gomem.whatif.gctrace import GCTraceLine
 from gomem.whatif.model import Workload
@@ -59,13 +72,24 @@ def fit(
     mark_s = sum(ln.clock_mark_ms for ln in steady) / 1000
     mark_factor = (mark_alloc / mark_s) / alloc_rate if mark_s > 0 else 1.0
     mark_cpu_ms = sum(ln.cpu_assist_ms + ln.cpu_background_ms + ln.cpu_idle_ms for ln in steady)
-    work = sum((ln.heap2_mb + ln.stacks_mb + ln.globals_mb) * MB for ln in steady)
+    # Objects allocated during the mark are allocated black and never scanned: the
+    # work is the live heap found (Z less Y - X), the stacks and the globals.
+    work = sum(
+        (ln.heap2_mb - (ln.heap1_mb - ln.heap0_mb) + ln.stacks_mb + ln.globals_mb) * MB
+        for ln in steady
+    )
     scan_rate = work / (mark_cpu_ms / 1000) if mark_cpu_ms > 0 else 1e12
     procs = steady[-1].procs
     mark_ms = sum(ln.clock_mark_ms for ln in steady)
-    idle_ps = sum(ln.cpu_idle_ms for ln in steady) / mark_ms if mark_ms > 0 else 0.0
-    mutator = min(max(procs - 0.25 * procs - idle_ps, 0.25), float(procs))
+    # The Ps that marked (background and idle workers) per ms of mark: the rest ran
+    # the mutator. (A fractional worker runs less than its 25% when idle workers
+    # take the work first, so the two are counted together.)
+    marking = sum(ln.cpu_background_ms + ln.cpu_idle_ms for ln in steady)
+    marking_ps = marking / mark_ms if mark_ms > 0 else 0.25 * procs
+    mutator = min(max(procs - marking_ps, 0.25), float(procs))
     return Workload(
+        start_heap=cycles[0].heap0_mb * MB if cycles[0].cycle == 1 else 0,
+        fault_cost=_fault_cost(cycles[: len(cycles) // 2], alloc_rate),
         live=int(live),
         alloc_rate=alloc_rate,
         mark_alloc_factor=min(max(mark_factor, 0.01), 1.0),
@@ -79,4 +103,39 @@ def fit(
     )
 
 
-__all__ = ["fit"]
+def _fault_cost(growing: Sequence[GCTraceLine], alloc_rate: float) -> float:
+    """Seconds per heap byte of fresh memory: between the early cycles, while the
+    heap grows past every size it had, the time over what the steady allocation
+    rate explains, per byte beyond the largest heap before (the page faults)."""
+    excess = fresh = 0.0
+    high = 0  # the largest heap so far, MB
+    for a, b in zip(growing, growing[1:], strict=False):
+        high = max(high, a.heap0_mb, a.heap1_mb)
+        new = b.heap0_mb - high
+        allocated = (b.heap0_mb - a.heap2_mb) * MB
+        elapsed = b.start_s - a.start_s - (a.clock_sweep_term_ms + a.clock_mark_ms) / 1000
+        if new > 0 and allocated > 0:
+            excess += elapsed - allocated / alloc_rate
+            fresh += new * MB
+    return max(excess / fresh, 0.0) if fresh > 0 else 0.0
+
+
+def combine(workloads: Sequence[Workload]) -> Workload:
+    """One Workload from the fits of several runs of the same program: the median of
+    each fitted number (a run's rates move by 10-30% with what else the machine
+    does; the median of three or more holds still). The procs, object size and
+    fill of the first are kept."""
+    if not workloads:
+        raise ValueError("combine: no fitted runs")
+    first = workloads[0]
+    keep = {"procs", "object_size", "fill"}
+    medians: dict[str, Any] = {}
+    for f in dataclasses.fields(first):
+        if f.name in keep:
+            continue
+        value = statistics.median(getattr(w, f.name) for w in workloads)
+        medians[f.name] = int(value) if isinstance(getattr(first, f.name), int) else value
+    return dataclasses.replace(first, **medians)
+
+
+__all__ = ["combine", "fit"]

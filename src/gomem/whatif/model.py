@@ -35,6 +35,10 @@ memory (stacks, a base `overhead`, and metadata in proportion to the
 heap retained: mspans, mark bits, and the heap bits of small pointerful
 objects). Predicted RSS is that total at the end.
 
+The mutator's time is the allocation's at the rate, plus fault_cost for
+each heap byte beyond the pages retained (fresh memory, or pages the
+scavenger gave back); with fill, start_heap is allocated at once at t = 0.
+
 Simplified, beside the rates themselves: the mark is a handful of steps
 (not Go's 500 us), sweeping costs nothing and frees at once, allocation
 during mark is black and counted live until the next cycle (as in Go),
@@ -81,6 +85,13 @@ class Workload:
     # The mutator's speed while the collector marks, relative to alloc_rate, before
     # any assist: write barriers on and black allocation slow it (gctrace shows it).
     mark_alloc_factor: float = 1.0
+    # Seconds per heap byte the mutator loses when it allocates memory the process
+    # does not hold resident: the first touch of fresh pages, or of pages the
+    # scavenger returned (the kernel's page fault and zeroing; demand paging).
+    fault_cost: float = 0.0
+    # With fill: heap bytes allocated at once at the start, before the fill (a
+    # program's first large allocation, such as a table; it stays live).
+    start_heap: int = 0
 
     @property
     def slot_factor(self) -> float:
@@ -152,6 +163,17 @@ class Result:
         total = self.duration_s * procs
         return self.gc_cpu_s / total if total else 0.0
 
+    def gc_cpu_fraction_to_last_cycle(self, procs: int) -> float:
+        """GC CPU over all CPU from the start to the end of the last cycle's mark: the
+        window Go's /cpu/classes metrics cover when read at the end, since the
+        runtime adds to them at mark termination only (what a real run reports,
+        where gc_cpu_fraction covers the whole run)."""
+        if not self.cycles:
+            return 0.0
+        last = self.cycles[-1]
+        total = (last.start_s + last.mark_s) * procs
+        return sum(c.gc_cpu_s for c in self.cycles) / total if total else 0.0
+
     @property
     def assist_share(self) -> float:
         return self.assist_cpu_s / self.gc_cpu_s if self.gc_cpu_s else 0.0
@@ -170,8 +192,10 @@ class Model:
         self.lim = GCCPULimiterState(lambda: len(self.result.cycles))
         self.lim.reset_capacity(0, w.procs)
         self.t = 0.0  # seconds
-        self.live = 0.0 if w.fill else float(w.live)  # requested bytes live
-        self.filling = w.fill
+        self.slot = w.slot_factor  # both are looked up once: they are on every step's path
+        start = min(w.start_heap / self.slot, w.live) if w.fill else w.live
+        self.live = float(start)  # requested bytes live
+        self.filling = w.fill and start < w.live
         self.heap_live = 0  # the pacer's heap_live (slot bytes)
         self.retained = 0  # heap pages in use or free but not returned to the OS
         self.allocated = 0.0  # bytes requested
@@ -181,7 +205,6 @@ class Model:
         self.c.max_stack_scan = w.stacks
         # Start-up: the live heap is allocated (as at the end of a program's set-up),
         # or, with fill, the program has yet to allocate it.
-        self.slot = w.slot_factor  # both are looked up once: they are on every step's path
         self.meta_per_byte = METADATA_PER_HEAP_BYTE + w.heap_bits_share
         self.heap_live = int(self.live * self.slot)
         self.c.heap_live = self.heap_live
@@ -208,20 +231,38 @@ class Model:
 
     # -- phases ---------------------------------------------------------------------
 
-    def _mutate(self, dt: float, heap_rate: float, grown: int | None = None) -> None:
-        """The mutator alone for dt seconds, allocating heap_rate heap bytes/s (grown
-        bytes exactly, when given: up to the trigger)."""
+    def _alloc_time(self, grown: float, heap_rate: float) -> float:
+        """Seconds the mutator takes to allocate grown heap bytes at heap_rate, the
+        pages beyond the retained heap faulted in at fault_cost a byte."""
+        fresh = min(max(self.heap_live + grown - self.retained, 0.0), grown)
+        return grown / heap_rate + self.w.fault_cost * fresh
+
+    def _alloc_in(self, dt: float, heap_rate: float) -> float:
+        """Heap bytes the mutator allocates in dt seconds at heap_rate (the inverse of
+        _alloc_time)."""
+        plain = dt * heap_rate
+        room = max(self.retained - self.heap_live, 0)
+        if plain <= room or self.w.fault_cost <= 0:
+            return plain
+        rest = dt - room / heap_rate
+        return room + rest / (1 / heap_rate + self.w.fault_cost)
+
+    def _mutate(self, grown: int, heap_rate: float) -> None:
+        """The mutator alone, until it has allocated grown heap bytes at heap_rate."""
         w = self.w
-        if grown is None:
-            grown = int(heap_rate * dt)
+        dt = self._alloc_time(grown, heap_rate)
+        requested = grown / self.slot
         self.heap_live += grown
         self.c.heap_live = self.heap_live
         self.c.heap_scan += int(grown * w.scannable)
         self.c.total_alloc += grown
-        self.allocated += w.alloc_rate * dt
-        self._grow_live(w.alloc_rate * dt, dt)
+        self.allocated += requested
+        self._grow_live(requested, dt)
         self.t += dt
         self._sync_memory()
+        # The Ps the mutator leaves idle count as idle time, not mutator time, for
+        # the limiter (Go's limiterEventIdle while a P has nothing to run).
+        self.lim.add_idle_time(int((w.procs - w.mutator_cpus) * dt * NS))
         t_ns = int(self.t * NS)
         if self.lim.need_update(t_ns):
             self.lim.update(t_ns)
@@ -239,7 +280,6 @@ class Model:
     def _mark(self) -> Cycle:
         w, c, lim = self.w, self.c, self.lim
         heap_rate = w.alloc_rate * self.slot * w.mark_alloc_factor
-        alloc_rate = w.alloc_rate * w.mark_alloc_factor
         start_s = self.t
         t_ns = int(self.t * NS)
         lim.start_gc_transition(True, t_ns)
@@ -280,7 +320,7 @@ class Model:
             if sum(left) > 0 and dt < step:  # rounding: take the rest now
                 done[2] += left[2]
                 left = [0, 0, 0]
-            grown = int(heap_rate * (1 - x) * dt)
+            grown = int(self._alloc_in((1 - x) * dt, heap_rate))
             black += grown
             self.heap_live += grown
             c.heap_live = self.heap_live
@@ -289,8 +329,8 @@ class Model:
             c.stack_scan_work += done[1]
             c.heap_scan_work += done[2]
             c.revise()
-            self.allocated += alloc_rate * (1 - x) * dt
-            self._grow_live(alloc_rate * (1 - x) * dt, dt)
+            self.allocated += grown / self.slot
+            self._grow_live(grown / self.slot, dt)
             self.t += dt
             assist_s += w.mutator_cpus * x * dt
             idle_s += idle * dt
@@ -355,22 +395,27 @@ class Model:
         w, c, res = self.w, self.c, self.result
         heap_rate = w.alloc_rate * self.slot
 
-        def remaining_s() -> float:
+        def final(need: int) -> int | None:
+            """The heap bytes left to allocate, if the run ends before need more are."""
             if total_alloc is not None:
-                return (total_alloc - self.allocated) / w.alloc_rate
+                rest = int((total_alloc - self.allocated) * self.slot)
+                return rest if rest <= need else None
             assert duration is not None
-            return duration - self.t
+            left = duration - self.t
+            if left <= self._alloc_time(need, heap_rate):
+                return int(self._alloc_in(left, heap_rate))
+            return None
 
         res.samples.append((0.0, self.heap_live, c.heap_goal()))
-        while remaining_s() > 1e-12:
-            trigger = c.trigger()
-            to_trigger = max(trigger - self.heap_live, 0) / heap_rate
-            if to_trigger >= remaining_s():
-                self._mutate(remaining_s(), heap_rate)
+        while True:
+            need = max(c.trigger() - self.heap_live, 0)
+            rest = final(need)
+            if rest is not None:
+                self._mutate(max(rest, 0), heap_rate)
                 res.peak_heap = max(res.peak_heap, self.heap_live)
                 res.samples.append((self.t, self.heap_live, c.heap_goal()))
                 break
-            self._mutate(to_trigger, heap_rate, max(trigger - self.heap_live, 0))
+            self._mutate(need, heap_rate)
             res.samples.append((self.t, self.heap_live, c.heap_goal()))
             cyc = self._mark()
             res.cycles.append(cyc)
