@@ -7,17 +7,14 @@ import dataclasses
 import json
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from gomem.runtime.mgcpacer import MAX_INT64
-from gomem.whatif.model import Result, Setting, Workload, run
+from gomem.whatif.model import Result, Setting, Workload
+from gomem.whatif.sweep import sweep
 
 from .args import BadInput, parse_gogc, parse_memlimit, parse_rate, parse_size
-
-PARALLEL_FROM = 32  # settings in a sweep from which worker processes pay off
-
 
 _DUR_RE = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 
@@ -102,11 +99,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run_whatif, prog=p.prog)
 
 
-def _one(args: tuple[Workload, Setting, float | None, float | None]) -> Result:
-    w, s, total, duration = args
-    return run(w, s, total_alloc=total, duration=duration)
-
-
 def _fitted(path: str, object_size: int) -> Workload:
     from gomem.whatif.fit import fit
     from gomem.whatif.gctrace import parse_gctrace
@@ -176,12 +168,7 @@ def run_whatif(args: argparse.Namespace) -> int:
     if total is None and duration is None:
         total = 8 << 30
     settings = [Setting(g, m) for g in args.gogc for m in args.memlimit]
-    jobs = [(w, s, total, duration) for s in settings]
-    if len(jobs) >= PARALLEL_FROM and (os.cpu_count() or 1) > 1:
-        with ProcessPoolExecutor() as pool:  # order kept: same input, same output
-            results = list(pool.map(_one, jobs, chunksize=4))
-    else:
-        results = [_one(j) for j in jobs]
+    results = sweep(w, settings, total_alloc=total, duration=duration)
     if args.plot:
         _plot(results, Path(args.plot))
     if args.json:
