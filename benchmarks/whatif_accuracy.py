@@ -18,28 +18,19 @@ two minutes. Usage: python benchmarks/whatif_accuracy.py [--quick]
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from gomem.oracle import churn
 from gomem.whatif.fit import combine, fit
-from gomem.whatif.gctrace import parse_gctrace
+from gomem.whatif.gctrace import parse_gctrace_output
 from gomem.whatif.model import Setting, run
 
 MiB = 1 << 20
 TOTAL = 2 << 30
 FIT_RUNS = 5  # GOGC=100 runs fitted; the median of each rate is used
 TOL = {"cycles": 0.10, "goal": 0.05, "peak": 0.10, "rss": 0.15, "cpu": 0.25}
-
-
-def _trace(text: str) -> list:
-    lines = text.splitlines()
-    try:
-        return parse_gctrace(text)
-    except ValueError:  # a last line cut off as the program exited
-        return parse_gctrace("\n".join(lines[:-1]))
 
 
 def main() -> int:
@@ -55,7 +46,7 @@ def main() -> int:
             size = 64 if kind == "ptr64" else 1024
             fits = [
                 fit(
-                    _trace(churn.run(binary, live=live, total=TOTAL, kind=kind)[1]),
+                    parse_gctrace_output(churn.run(binary, live=live, total=TOTAL, kind=kind)[1]),
                     object_size=size,
                 )
                 for _ in range(FIT_RUNS)
@@ -69,25 +60,15 @@ def main() -> int:
             ]
             for s in settings:
                 limit = None if s.memlimit == (1 << 63) - 1 else s.memlimit
-                runs = [
-                    churn.run(
-                        binary,
-                        live=live,
-                        total=TOTAL,
-                        kind=kind,
-                        gogc=s.gogc,
-                        memlimit=limit,
-                        gctrace=False,
-                    )[0]
-                    for _ in range(reps)
-                ]
-                real = {
-                    "cycles": statistics.median(r["gc_cycles"] for r in runs),
-                    "goal": statistics.median(r["heap_goal"] for r in runs),
-                    "peak": statistics.median(r["peak_heap"] for r in runs),
-                    "rss": statistics.median(r["rss"] for r in runs),
-                    "cpu": statistics.median(r["gc_cpu_fraction"] for r in runs),
-                }
+                real = churn.measure(
+                    binary,
+                    live=live,
+                    total=TOTAL,
+                    kind=kind,
+                    gogc=s.gogc,
+                    memlimit=limit,
+                    reps=reps,
+                )
                 m = run(w, s, total_alloc=TOTAL)
                 model = {
                     "cycles": len(m.cycles),

@@ -17,6 +17,7 @@ from gomem.whatif.gctrace import (
     PacerStart,
     PacerSweepDone,
     parse_gctrace,
+    parse_gctrace_output,
     parse_pacertrace,
 )
 
@@ -270,3 +271,18 @@ def test_broken_pacer_line_of_go1_27() -> None:
 def test_unknown_pacer_line() -> None:
     with pytest.raises(ValueError, match=r"^x:1: malformed gcpacertrace line: expected the "):
         parse_pacertrace("pacer: something new\n", "x")
+
+
+def test_output_with_its_last_line_cut_off_reads_the_rest() -> None:
+    line = (
+        "gc 1 @0.001s 1%: 0.1+1+0.1 ms clock, 0.2+0/1/0+0.2 ms cpu, 4->4->1 MB, "
+        "4 MB goal, 0 MB stacks, 0 MB globals, 2 P"
+    )
+    cut = line + "\n" + line.replace("gc 1", "gc 2") + "\n" + line[:30]
+    assert [ln.cycle for ln in parse_gctrace_output(cut, "run.log")] == [1, 2]
+    with pytest.raises(ValueError, match="run.log:3:"):
+        parse_gctrace(cut, "run.log")
+    # A bad line before the last is still an error.
+    broken = line[:30] + "\n" + line
+    with pytest.raises(ValueError, match="run.log:1:"):
+        parse_gctrace_output(broken, "run.log")

@@ -101,23 +101,16 @@ def add_parser(sub: Any) -> None:
 
 def _fitted(path: str, object_size: int) -> Workload:
     from gomem.whatif.fit import fit
-    from gomem.whatif.gctrace import parse_gctrace
+    from gomem.whatif.gctrace import parse_gctrace_output
 
     try:
         text = Path(path).read_text(errors="replace")
     except OSError as err:
         raise BadInput(f"--from-gctrace: {path}: {err.strerror or err}") from None
-    lines = text.splitlines()
     try:
-        parsed = parse_gctrace(text, path)
+        parsed = parse_gctrace_output(text, path)
     except ValueError as err:
-        # A program that exits while the runtime prints leaves its last line cut off.
-        if not (lines and f"{path}:{len(lines)}:" in str(err)):
-            raise BadInput(str(err)) from None
-        try:
-            parsed = parse_gctrace("\n".join(lines[:-1]), path)
-        except ValueError as err2:
-            raise BadInput(str(err2)) from None
+        raise BadInput(str(err)) from None
     try:
         return fit(parsed, object_size=object_size, source=path)
     except ValueError as err:

@@ -44,13 +44,14 @@ program's JSON line as a dict and its stderr. The fields:
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 from pathlib import Path
 
 from gomem.oracle import toolchain
 from gomem.oracle.toolchain import ToolchainError
 
-__all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "run"]
+__all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "measure", "run"]
 
 
 OBJECT_SIZE = {"ptr64": 64, "noscan1k": 1024}
@@ -171,3 +172,36 @@ def run(
     except (ValueError, KeyError) as e:
         raise ToolchainError(f"{what}: unreadable output {result.stdout[:200]!r}: {e}") from e
     return out, result.stderr
+
+
+def measure(
+    binary: Path,
+    *,
+    live: int,
+    total: int,
+    kind: str,
+    gogc: int | None = None,
+    memlimit: int | None = None,
+    reps: int = 3,
+) -> dict[str, float]:
+    """The what-if check's five figures for one setting, each the median over reps
+    runs (without gctrace): "cycles" (gc_cycles), "goal" (heap_goal), "peak"
+    (peak_heap), "rss" and "cpu" (gc_cpu_fraction)."""
+    if reps < 1:
+        raise ValueError(f"churn.measure: reps must be >= 1, not {reps}")
+    runs = [
+        run(binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False)[
+            0
+        ]
+        for _ in range(reps)
+    ]
+    fields = {
+        "cycles": "gc_cycles",
+        "goal": "heap_goal",
+        "peak": "peak_heap",
+        "rss": "rss",
+        "cpu": "gc_cpu_fraction",
+    }
+    return {
+        key: float(statistics.median(float(r[name]) for r in runs)) for key, name in fields.items()
+    }

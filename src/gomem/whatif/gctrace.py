@@ -75,6 +75,7 @@ __all__ = [
     "PacerStart",
     "PacerSweepDone",
     "parse_gctrace",
+    "parse_gctrace_output",
     "parse_pacertrace",
 ]
 
@@ -366,6 +367,19 @@ def parse_gctrace(text: str, source: str = "<gctrace>") -> list[GCTraceLine]:
             )
         )
     return out
+
+
+def parse_gctrace_output(text: str, source: str = "<gctrace>") -> list[GCTraceLine]:
+    """parse_gctrace on a whole stderr capture, where a program that exits while the
+    runtime prints may leave the last line cut off: a bad last line is dropped, a
+    bad line anywhere else is still a ValueError."""
+    try:
+        return parse_gctrace(text, source)
+    except ValueError as err:
+        lines = text.splitlines()
+        if not (lines and f"{source}:{len(lines)}:" in str(err)):
+            raise
+        return parse_gctrace("\n".join(lines[:-1]), source)
 
 
 def _pacer_line(line: str, lineno: int) -> PacerLine:
