@@ -58,13 +58,15 @@ NS = 1_000_000_000
 MARK_STEPS = 12  # revise points per mark phase (Go revises continuously; the answers
 # change by under 1% from 12 to 48 on the accuracy workloads, and by up to 10% from 6)
 # Non-heap memory the runtime maps, as go1.24's /memory/classes show it on a churning
-# heap (measured with gomem.oracle.churn; docs/VALIDATION.md): a base of ~1.8 MiB
-# (the "other" class, mcaches, fixed metadata), plus, per byte of heap retained,
-# mspan structs (~1.6%: 160 bytes per span) and other metadata (mark bits, page
-# and arena metadata: ~1.3%), plus the span's pointer bitmap, 1/64 of the span,
-# for pointerful objects of up to 512 bytes (heap bits at the end of each span).
-DEFAULT_OVERHEAD = 1_900_000
-METADATA_PER_HEAP_BYTE = 0.029
+# heap: a base (the "other" class, runtime goroutines' stacks, mcaches, fixed
+# metadata) plus, per byte of heap retained, mspan structs and other metadata (mark
+# and alloc bits, arena and page-allocator metadata), plus the span's pointer bitmap,
+# 1/64 of the span, for pointerful objects of up to 512 bytes (heap bits at the end
+# of each span, computed from msize). The two constants are a least-squares fit
+# over 20 runs of the churn program (benchmarks/nonheap_calibration.py,
+# 2026-11-26: 2.49 MiB and 2.99%, residuals within 2 MiB).
+DEFAULT_OVERHEAD = 2_612_000
+METADATA_PER_HEAP_BYTE = 0.0299
 
 
 @dataclass(frozen=True, slots=True)
