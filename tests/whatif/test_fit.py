@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gomem.whatif.fit import combine, fit
+from gomem.runtime.cost import DEFAULT_COSTS
+from gomem.whatif.fit import SWEEP_COST, combine, fit
 from gomem.whatif.gctrace import parse_gctrace
 
 MB = 1 << 20
@@ -17,8 +18,9 @@ FIXTURES = Path(__file__).parent / "testdata" / "gctrace"
 # Eight cycles 0.100 s apart on 4 Ps. Each marks 40 MB after allocating 10 MB
 # during a 20 ms mark (X->Y->Z = 100->110->50): live = Z - (Y - X) = 40 MB. Between
 # cycles: 100 - 50 = 50 MB from one's mark end (0.010 + 20 ms after its start) to the
-# next start, 0.1 s after it: 50 MB / 0.07999 s. During mark 10 MB in 20 ms: the
-# mutator's rate while marking is (10 / 0.020) / (50 / 0.07999) of it. Mark CPU is
+# next start, 0.1 s after it, less the sweeping of the 110 MB of spans (S a byte):
+# 50 MB / (0.07999 s - 110 MB x S). During mark 10 MB in 20 ms: the mutator's rate
+# while marking is (10 / 0.020) / that rate. Mark CPU is
 # 2 + 8 + 10 = 20 ms for 40 + 1 + 1 = 42 MB of work (the 10 MB allocated during the
 # mark is black, never scanned): 42 MB per 0.020 CPU-seconds. The workers marked for
 # 8 + 10 = 18 ms over a 20 ms mark: 0.9 Ps; the mutator had 4 - 0.9 = 3.1. The trace
@@ -34,13 +36,20 @@ SYNTH = "\n".join(
 def test_fit_by_hand() -> None:
     w = fit(parse_gctrace(SYNTH))
     assert w.live == 40 * MB
-    assert w.alloc_rate == pytest.approx(50 * MB / 0.07999)
-    assert w.mark_alloc_factor == pytest.approx((10 / 0.020) / (50 / 0.07999))
+    between = 0.07999 - 110 * MB * SWEEP_COST
+    assert w.alloc_rate == pytest.approx(50 * MB / between)
+    assert w.mark_alloc_factor == pytest.approx((10 / 0.020) / (50 / between))
     assert w.scan_rate == pytest.approx(42 * MB / 0.020)
     assert (w.procs, w.stacks, w.globals) == (4, 1 * MB, 1 * MB)
     assert w.mutator_cpus == pytest.approx(3.1)
     assert w.start_heap == 100 * MB
     assert w.fault_cost == 0.0
+    assert w.sweep_cost == SWEEP_COST
+
+
+def test_sweep_cost_is_the_cost_tables_span_sweep_per_byte() -> None:
+    # One span swept (mspan.sweep, measured on real Go) over the 8 KiB of a one-page span.
+    assert pytest.approx(DEFAULT_COSTS.sweep_span * 1e-9 / 8192) == SWEEP_COST
 
 
 def _line(n: int, at: float, heaps: str) -> str:
@@ -52,12 +61,12 @@ def _line(n: int, at: float, heaps: str) -> str:
 
 def test_fault_cost_by_hand() -> None:
     """Four cycles while the heap grows (10, 30, 70, then 100 MB at the cycle's
-    start), then four steady ones as in SYNTH (rate r = 50 MB / 0.07999 s). Between
-    growing cycles the time beyond what r explains, over the MB beyond the largest
-    heap before:
-        gc 1 -> 2: 0.100 - 0.02001 s - 20 MB / r = 0.07999 - 0.4 x 0.07999, 20 MB new
-        gc 2 -> 3: 0.200 - 0.02001 s - 40 MB / r = 0.17999 - 0.8 x 0.07999, 40 MB new
-        gc 3 -> 4: 0.400 - 0.02001 s - 30 MB / r = 0.37999 - 0.6 x 0.07999, 30 MB new
+    start), then four steady ones as in SYNTH (rate r = 50 MB / (0.07999 s - 110 MB
+    x S)). Between growing cycles the time beyond what r explains, after sweeping the
+    previous cycle's heap (Y MB x S), over the MB beyond the largest heap before:
+        gc 1 -> 2: 0.100 - 0.02001 s - 10 MB S - 20 MB / r, 20 MB new
+        gc 2 -> 3: 0.200 - 0.02001 s - 30 MB S - 40 MB / r, 40 MB new
+        gc 3 -> 4: 0.400 - 0.02001 s - 70 MB S - 30 MB / r, 30 MB new
     """
     lines = [
         _line(1, 0.0, "10->10->10"),
@@ -66,8 +75,13 @@ def test_fault_cost_by_hand() -> None:
         _line(4, 0.7, "100->110->50"),
     ] + [_line(5 + k, 1.0 + 0.1 * k, "100->110->50") for k in range(4)]
     w = fit(parse_gctrace("\n".join(lines)))
-    assert w.alloc_rate == pytest.approx(50 * MB / 0.07999)
-    excess = (0.07999 - 0.4 * 0.07999) + (0.17999 - 0.8 * 0.07999) + (0.37999 - 0.6 * 0.07999)
+    r = 50 * MB / (0.07999 - 110 * MB * SWEEP_COST)
+    assert w.alloc_rate == pytest.approx(r)
+    excess = (
+        (0.07999 - 10 * MB * SWEEP_COST - 20 * MB / r)
+        + (0.17999 - 30 * MB * SWEEP_COST - 40 * MB / r)
+        + (0.37999 - 70 * MB * SWEEP_COST - 30 * MB / r)
+    )
     assert w.fault_cost == pytest.approx(excess / (90 * MB))
     assert w.start_heap == 10 * MB
 

@@ -111,3 +111,14 @@ def test_gc_cpu_to_the_last_cycle_leaves_out_the_tail() -> None:
     want = sum(c.gc_cpu_s for c in r.cycles) / (end * 1)
     assert r.gc_cpu_fraction_to_last_cycle(1) == pytest.approx(want)
     assert r.gc_cpu_fraction_to_last_cycle(1) > r.gc_cpu_fraction(1)
+
+
+def test_sweeping_costs_the_mutator_its_time_each_cycle() -> None:
+    # As in the steady test: 17 cycles, the first at 64 MiB, the others at the 125 MiB
+    # trigger (plus under 1 KiB black). Each is followed by sweeping the heap it
+    # leaves at 1 ns a byte: 64 MiB + 16 x 125 MiB of sweeping, in seconds x 1e-9.
+    plain = run(_fast(), Setting(100), total_alloc=1 << 30)
+    swept = run(_fast(sweep_cost=1e-9), Setting(100), total_alloc=1 << 30)
+    assert len(swept.cycles) == len(plain.cycles) == 17
+    want = (64 * MiB + 16 * 125 * MiB) * 1e-9
+    assert swept.duration_s - plain.duration_s == pytest.approx(want, rel=1e-4)

@@ -29,6 +29,10 @@ program's JSON line as a dict and its stderr. The fields:
                              is the number of samples
     rss, rss_peak            VmRSS and VmHWM of /proc/self/status at the end
     /memory/classes/...      each memory class metric at the end, under its own name
+    /cpu/classes/...         each CPU class read (gc mark assist, dedicated and idle,
+                             pause, scavenge assist and background, idle, user, and
+                             the two totals), in seconds, under its own name; like the
+                             totals they cover the run up to the last mark termination
     gc_cpu_seconds, total_cpu_seconds   /cpu/classes/gc/total:cpu-seconds and
                              /cpu/classes/total:cpu-seconds at the end; the
                              runtime updates both at mark termination only
@@ -161,6 +165,10 @@ def run(
             if not (name.startswith("/memory/classes/") and _number(value, int)):
                 raise ValueError(f"memory_classes: {name} = {value!r}")
             out[name] = value
+        for name, value in raw.get("cpu_classes", {}).items():  # and every /cpu/classes/
+            if not (name.startswith("/cpu/classes/") and _number(value, float)):
+                raise ValueError(f"cpu_classes: {name} = {value!r}")
+            out[name] = float(value)
         want_gogc = 100 if gogc is None else max(gogc, -1)
         want_limit = MAX_INT64 if memlimit is None else memlimit
         ran = (out["kind"], out["live"], out["total"], out["gomaxprocs"], out["gogc"])

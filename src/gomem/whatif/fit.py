@@ -7,7 +7,11 @@ later half, forced cycles left out):
     live          the median heap marked less what the mark allocated
                   black (X->Y->Z: Z - (Y - X), in MB)
     alloc rate    bytes allocated between cycles (the next X - Z) over
-                  the time from one's mark end to the next's start
+                  the time from one's mark end to the next's start, less
+                  the time of sweeping Y bytes of spans (sweep cost)
+    sweep cost    not from the trace: the cost table's sweep of one span
+                  (gomem.runtime.cost, measured on real Go) per byte of a
+                  one-page span
     mark factor   the allocation rate during mark ((Y - X) over the mark's
                   clock time) relative to it: write barriers and black
                   allocation slow the mutator down while the GC marks
@@ -43,10 +47,16 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from gomem.runtime.cost import DEFAULT_COSTS
+from gomem.runtime.mheap import PAGE_SIZE
 from gomem.whatif.gctrace import GCTraceLine
 from gomem.whatif.model import Workload
 
 MB = 1 << 20
+# Sweeping, per heap byte: the cost table's mspan.sweep of one span (measured on
+# real Go, gomem.runtime.cost) over a one-page span, the size of the small classes'
+# spans that make up most of a heap.
+SWEEP_COST = DEFAULT_COSTS.sweep_span * 1e-9 / PAGE_SIZE
 
 
 def fit(
@@ -64,7 +74,7 @@ def fit(
     allocated = elapsed = 0.0  # between cycles: from one's end to the next's start
     for a, b in zip(steady, steady[1:], strict=False):
         allocated += (b.heap0_mb - a.heap2_mb) * MB
-        elapsed += b.start_s - a.start_s - (a.clock_sweep_term_ms + a.clock_mark_ms) / 1000
+        elapsed += _between(a, b)
     if allocated <= 0 or elapsed <= 0:
         raise ValueError(f"{source}: the steady cycles show no allocation to fit a rate to")
     alloc_rate = allocated / elapsed
@@ -89,6 +99,7 @@ def fit(
     mutator = min(max(procs - marking_ps, 0.25), float(procs))
     return Workload(
         start_heap=cycles[0].heap0_mb * MB if cycles[0].cycle == 1 else 0,
+        sweep_cost=SWEEP_COST,
         fault_cost=_fault_cost(cycles[: len(cycles) // 2], alloc_rate),
         live=int(live),
         alloc_rate=alloc_rate,
@@ -103,6 +114,13 @@ def fit(
     )
 
 
+def _between(a: GCTraceLine, b: GCTraceLine) -> float:
+    """The mutator's allocating time from cycle a's mark end to cycle b's start: the
+    clock between them less the sweeping of a's heap (SWEEP_COST a byte)."""
+    clock = b.start_s - a.start_s - (a.clock_sweep_term_ms + a.clock_mark_ms) / 1000
+    return clock - SWEEP_COST * a.heap1_mb * MB
+
+
 def _fault_cost(growing: Sequence[GCTraceLine], alloc_rate: float) -> float:
     """Seconds per heap byte of fresh memory: between the early cycles, while the
     heap grows past every size it had, the time over what the steady allocation
@@ -113,9 +131,8 @@ def _fault_cost(growing: Sequence[GCTraceLine], alloc_rate: float) -> float:
         high = max(high, a.heap0_mb, a.heap1_mb)
         new = b.heap0_mb - high
         allocated = (b.heap0_mb - a.heap2_mb) * MB
-        elapsed = b.start_s - a.start_s - (a.clock_sweep_term_ms + a.clock_mark_ms) / 1000
         if new > 0 and allocated > 0:
-            excess += elapsed - allocated / alloc_rate
+            excess += _between(a, b) - allocated / alloc_rate
             fresh += new * MB
     return max(excess / fresh, 0.0) if fresh > 0 else 0.0
 

@@ -37,10 +37,12 @@ objects). Predicted RSS is that total at the end.
 
 The mutator's time is the allocation's at the rate, plus fault_cost for
 each heap byte beyond the pages retained (fresh memory, or pages the
-scavenger gave back); with fill, start_heap is allocated at once at t = 0.
+scavenger gave back), plus sweep_cost for each heap byte in use when a
+cycle ends (its spans are swept before they are allocated from again);
+with fill, start_heap is allocated at once at t = 0.
 
 Simplified, beside the rates themselves: the mark is a handful of steps
-(not Go's 500 us), sweeping costs nothing and frees at once, allocation
+(not Go's 500 us), sweeping frees at once (its time is charged as above), allocation
 during mark is black and counted live until the next cycle (as in Go),
 and the mutator's allocation rate is the same on every P.
 """
@@ -95,6 +97,10 @@ class Workload:
     # With fill: heap bytes allocated at once at the start, before the fill (a
     # program's first large allocation, such as a table; it stays live).
     start_heap: int = 0
+    # Seconds per heap byte of sweeping after each cycle, on the mutator's time: every
+    # span in use is swept before it is allocated from again (0: sweeping is free,
+    # already in alloc_rate). The fit sets it from the cost table's sweep_span.
+    sweep_cost: float = 0.0
 
     @property
     def slot_factor(self) -> float:
@@ -270,6 +276,19 @@ class Model:
         if self.lim.need_update(t_ns):
             self.lim.update(t_ns)
 
+    def _sweep(self, swept: int) -> None:
+        """The sweeping of the spans the cycle left (swept heap bytes) on the mutator's
+        time; the other Ps are idle meanwhile."""
+        w = self.w
+        if w.sweep_cost <= 0:
+            return
+        dt = w.sweep_cost * swept
+        self.t += dt
+        self.lim.add_idle_time(int((w.procs - w.mutator_cpus) * dt * NS))
+        t_ns = int(self.t * NS)
+        if self.lim.need_update(t_ns):
+            self.lim.update(t_ns)
+
     def _grow_live(self, requested: float, dt: float) -> None:
         """While filling, every byte allocated stays live; then live_growth applies."""
         if self.filling:
@@ -421,6 +440,7 @@ class Model:
             self._mutate(need, heap_rate)
             res.samples.append((self.t, self.heap_live, c.heap_goal()))
             cyc = self._mark()
+            self._sweep(cyc.peak)
             res.cycles.append(cyc)
             res.peak_heap = max(res.peak_heap, cyc.peak)
             res.gc_cpu_s += cyc.gc_cpu_s

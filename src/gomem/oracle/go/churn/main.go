@@ -94,6 +94,15 @@ var names = []string{
 	"/memory/classes/other:bytes",
 	"/memory/classes/profiling/buckets:bytes",
 	"/memory/classes/total:bytes",
+	// Where the CPU went (each class up to the last mark termination, as the total).
+	"/cpu/classes/gc/mark/assist:cpu-seconds",
+	"/cpu/classes/gc/mark/dedicated:cpu-seconds",
+	"/cpu/classes/gc/mark/idle:cpu-seconds",
+	"/cpu/classes/gc/pause:cpu-seconds",
+	"/cpu/classes/scavenge/assist:cpu-seconds",
+	"/cpu/classes/scavenge/background:cpu-seconds",
+	"/cpu/classes/idle:cpu-seconds",
+	"/cpu/classes/user:cpu-seconds",
 }
 
 func fail(format string, args ...any) {
@@ -180,6 +189,17 @@ func memoryClasses(final map[string]metrics.Value) map[string]uint64 {
 	for name, v := range final {
 		if strings.HasPrefix(name, "/memory/classes/") {
 			out[name] = v.Uint64()
+		}
+	}
+	return out
+}
+
+// cpuClasses: the /cpu/classes/ metrics read at the end, by name (the two totals too).
+func cpuClasses(final map[string]metrics.Value) map[string]float64 {
+	out := map[string]float64{}
+	for name, v := range final {
+		if strings.HasPrefix(name, "/cpu/classes/") {
+			out[name] = v.Float64()
 		}
 	}
 	return out
@@ -298,6 +318,7 @@ func main() {
 		"gogc":                     int64(u("/gc/gogc:percent")), // 2^64-1 (off) reads -1
 		"gomemlimit":               u("/gc/gomemlimit:bytes"),
 		"memory_classes":           memoryClasses(final),
+		"cpu_classes":              cpuClasses(final),
 	}
 	line, err := json.Marshal(out)
 	if err != nil {
