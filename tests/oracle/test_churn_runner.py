@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from gomem.oracle import churn, toolchain
-from gomem.whatif.gctrace import parse_gctrace
+from gomem.whatif.gctrace import (
+    PacerEnd,
+    parse_gctrace,
+    parse_gctrace_output,
+    parse_pacertrace_output,
+)
 
 pytestmark = pytest.mark.oracle
 
@@ -62,6 +67,25 @@ def test_small_churn(kind: str, churn_binary: Path) -> None:
     # /gc/heap/live:bytes is heapMarked, set from work.bytesMarked in the same
     # mark termination that printed heap2 (mgc.go, mgcpacer.go resetLive).
     assert lines[cycles - 1].heap2_mb == out["heap_live"] // MiB, shown
+
+
+def test_pacertrace_and_cpu_classes(churn_binary: Path) -> None:
+    out, stderr = churn.run(
+        churn_binary, live=LIVE, total=TOTAL, kind="ptr64", gogc=100, pacertrace=True
+    )
+    gcs = parse_gctrace_output(stderr, "churn stderr")
+    ends = [p for p in parse_pacertrace_output(stderr, "churn stderr") if isinstance(p, PacerEnd)]
+    # endCycle prints before each gctrace line, except where heapLive had not grown
+    # past the trigger (the first cycle: the start-up goal is the 4 MiB floor).
+    assert len(gcs) - 1 <= len(ends) <= len(gcs)
+    assert all(e.heap_scan_work > 0 for e in ends)
+    # The /cpu/classes: the GC's parts add up to its total (mgc.go accumulates the
+    # total from them), and every class is within the total CPU.
+    c = "/cpu/classes/"
+    parts = ("gc/mark/assist", "gc/mark/dedicated", "gc/mark/idle", "gc/pause")
+    gc_total = out[c + "gc/total:cpu-seconds"]
+    assert sum(out[c + p + ":cpu-seconds"] for p in parts) == pytest.approx(gc_total)
+    assert 0 < gc_total <= out[c + "total:cpu-seconds"] == out["total_cpu_seconds"]
 
 
 def test_no_gctrace(churn_binary: Path) -> None:

@@ -10,7 +10,12 @@ import pytest
 
 from gomem.runtime.cost import DEFAULT_COSTS
 from gomem.whatif.fit import SWEEP_COST, combine, fit
-from gomem.whatif.gctrace import parse_gctrace
+from gomem.whatif.gctrace import (
+    parse_gctrace,
+    parse_gctrace_output,
+    parse_pacertrace,
+    parse_pacertrace_output,
+)
 
 MB = 1 << 20
 FIXTURES = Path(__file__).parent / "testdata" / "gctrace"
@@ -109,3 +114,51 @@ def test_forced_cycles_are_left_out_and_too_few_is_one_line() -> None:
 def test_a_real_trace_fits() -> None:
     w = fit(parse_gctrace((FIXTURES / "go1.24.txt").read_text()))
     assert w.live > 0 and w.alloc_rate > 0 and w.scan_rate > 0 and w.procs >= 1
+
+
+def _with_pacer(n: int, heap_work: int, stack_work: int, globals_work: int) -> str:
+    """Eight SYNTH cycles, each preceded by an end-of-mark pacer line (as mark
+    termination prints them), except cycle n, which has none."""
+    out = []
+    for i in range(1, 9):
+        if i != n:
+            out.append(
+                f"pacer: 27% CPU (25 exp.) for {heap_work}+{stack_work}+{globals_work} B work "
+                f"(1000 B exp.) in {100 * MB} B -> {110 * MB} B (∆goal 0, cons/mark "
+                "+0.000000e+000)"
+            )
+        out.append(SYNTH.splitlines()[i - 1])
+    return "\n".join(out)
+
+
+def test_fit_with_the_pacers_scan_work_by_hand() -> None:
+    # The steady cycles are 5 to 8, each with 20 ms of mark CPU (2 + 8 + 10). Cycle 6
+    # has no pacer line, so cycles 5, 7 and 8 count: (20 MiB heap + 4 KiB stacks +
+    # 1 MiB globals) of scan work per 0.020 CPU-s; the scannable share is 20 MiB of
+    # the 40 MiB live heap; stacks and globals are the bytes scanned.
+    text = _with_pacer(6, 20 * MB, 4096, 1 * MB)
+    w = fit(parse_gctrace(text), pacer=parse_pacertrace(text))
+    assert w.scan_rate == pytest.approx((20 * MB + 4096 + 1 * MB) / 0.020)
+    assert w.scannable == pytest.approx(0.5)
+    assert (w.stacks, w.globals) == (4096, 1 * MB)
+    # What the pacer does not count is as from gctrace alone.
+    alone = fit(parse_gctrace(text))
+    assert (w.live, w.alloc_rate, w.mutator_cpus) == (
+        alone.live,
+        alone.alloc_rate,
+        alone.mutator_cpus,
+    )
+
+
+def test_too_few_pacer_lines_is_one_clear_error() -> None:
+    with pytest.raises(ValueError, match="0 of the 4 steady cycles have a gcpacertrace"):
+        fit(parse_gctrace(SYNTH), pacer=[], source="run.log")
+
+
+def test_a_real_trace_fits_with_its_pacer_lines() -> None:
+    # go1.24's pacer counts the scan work of the churn program's 64-byte objects up to
+    # their one pointer word: well under the whole live heap.
+    text = (FIXTURES / "go1.24.txt").read_text()
+    w = fit(parse_gctrace_output(text), pacer=parse_pacertrace_output(text))
+    assert 0 < w.scannable < 0.5
+    assert w.stacks > 0 and w.globals > 0

@@ -64,6 +64,13 @@ def add_parser(sub: Any) -> None:
         "give it again for more runs of the same program (the median of each rate is "
         "used); --live, --alloc-rate and the other rate flags then override the fit",
     )
+    p.add_argument(
+        "--gcpacertrace",
+        action="store_true",
+        help="with --from-gctrace: also read the LOG's gcpacertrace lines "
+        "(GODEBUG=gctrace=1,gcpacertrace=1) for the pacer's exact scan work, "
+        "the scannable share, stacks and globals",
+    )
     work = p.add_mutually_exclusive_group()
     work.add_argument(
         "--total-alloc", type=parse_size, metavar="SIZE", help="work: bytes to allocate"
@@ -99,9 +106,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run_whatif, prog=p.prog)
 
 
-def _fitted(path: str, object_size: int) -> Workload:
+def _fitted(path: str, object_size: int, pacertrace: bool) -> Workload:
     from gomem.whatif.fit import fit
-    from gomem.whatif.gctrace import parse_gctrace_output
+    from gomem.whatif.gctrace import parse_gctrace_output, parse_pacertrace_output
 
     try:
         text = Path(path).read_text(errors="replace")
@@ -109,10 +116,11 @@ def _fitted(path: str, object_size: int) -> Workload:
         raise BadInput(f"--from-gctrace: {path}: {err.strerror or err}") from None
     try:
         parsed = parse_gctrace_output(text, path)
+        pacer = parse_pacertrace_output(text, path) if pacertrace else None
     except ValueError as err:
         raise BadInput(str(err)) from None
     try:
-        return fit(parsed, object_size=object_size, source=path)
+        return fit(parsed, object_size=object_size, source=path, pacer=pacer)
     except ValueError as err:
         raise BadInput(str(err)) from None
 
@@ -120,10 +128,14 @@ def _fitted(path: str, object_size: int) -> Workload:
 def run_whatif(args: argparse.Namespace) -> int:
     if args.object_size < 1:
         raise BadInput("--object-size: must be positive")
+    if args.gcpacertrace and not args.from_gctrace:
+        raise BadInput("--gcpacertrace: needs --from-gctrace LOG")
     if args.from_gctrace:
         from gomem.whatif.fit import combine
 
-        base = combine([_fitted(log, args.object_size) for log in args.from_gctrace])
+        base = combine(
+            [_fitted(log, args.object_size, args.gcpacertrace) for log in args.from_gctrace]
+        )
     elif args.live is None or args.alloc_rate is None:
         raise BadInput("give --live and --alloc-rate, or --from-gctrace LOG")
     else:

@@ -8,8 +8,9 @@ one pointer (scanned), and "noscan1k", pointer-free 1 KiB objects. The ring
 slice adds SLOTS x 8 bytes of live, scanned heap ("ring_bytes").
 
 `run` sets GOGC, GOMEMLIMIT and GOMAXPROCS for the run (2 Ps unless asked
-otherwise) and, with gctrace=True, GODEBUG=gctrace=1, whose lines the
-runtime writes to stderr (gomem.whatif.gctrace reads them). It returns the
+otherwise) and, with gctrace=True, GODEBUG=gctrace=1 (pacertrace=True adds
+gcpacertrace=1), whose lines the runtime writes to stderr
+(gomem.whatif.gctrace reads them). It returns the
 program's JSON line as a dict and its stderr. The fields:
 
     go_version, kind, object_size, live, total   what ran
@@ -115,6 +116,7 @@ def run(
     memlimit: int | None = None,
     gomaxprocs: int = 2,
     gctrace: bool = True,
+    pacertrace: bool = False,
     timeout: float = 600,
 ) -> tuple[dict[str, int | float | str], str]:
     """Run the program once; return (its JSON result, its stderr: the gctrace lines).
@@ -143,7 +145,8 @@ def run(
         f"churn kind={kind} live={live} total={total} GOGC={env['GOGC']} "
         f"GOMEMLIMIT={env['GOMEMLIMIT']} GOMAXPROCS={gomaxprocs}"
     )
-    godebug = "gctrace=1" if gctrace else None
+    traces = [name for name, on in (("gctrace", gctrace), ("gcpacertrace", pacertrace)) if on]
+    godebug = ",".join(f"{name}=1" for name in traces) or None
     try:
         result = toolchain.run(binary, *args, env=env, godebug=godebug, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -23,7 +23,13 @@ later half, forced cycles left out):
     mutator CPUs  procs less the Ps that marked (background + idle worker
                   time per ms of mark), at least 0.25
     stacks,
-    globals       as printed
+    globals       as printed (MB)
+
+and with the gcpacertrace lines of the same run (pacer=...), from the
+pacer's own byte counts at the end of each mark: the scan rate as heap +
+stack + globals scan work per CPU-second of marking, the scannable share
+as heap scan work over the live heap found, stacks and globals as the
+bytes scanned (the largest of the steady cycles).
 
 and, from the earlier (growing) half:
 
@@ -49,7 +55,7 @@ from typing import Any
 
 from gomem.runtime.cost import DEFAULT_COSTS
 from gomem.runtime.mheap import PAGE_SIZE
-from gomem.whatif.gctrace import GCTraceLine
+from gomem.whatif.gctrace import GCTraceLine, PacerEnd, PacerLine
 from gomem.whatif.model import Workload
 
 MB = 1 << 20
@@ -60,9 +66,19 @@ SWEEP_COST = DEFAULT_COSTS.sweep_span * 1e-9 / PAGE_SIZE
 
 
 def fit(
-    lines: Sequence[GCTraceLine], *, object_size: int = 64, source: str = "gctrace"
+    lines: Sequence[GCTraceLine],
+    *,
+    object_size: int = 64,
+    source: str = "gctrace",
+    pacer: Sequence[PacerLine] | None = None,
 ) -> Workload:
-    """The Workload whose rates the gctrace lines show; ValueError if too few cycles."""
+    """The Workload whose rates the gctrace lines show; ValueError if too few cycles.
+
+    With pacer, the gcpacertrace lines read from the same text (their line
+    numbers pair each cycle's end-of-mark line with its gctrace line), the scan
+    work is the pacer's own count in bytes: the scan rate is heap + stack +
+    globals scan work per CPU-second of marking, the scannable share is the heap
+    scan work over the live heap, and stacks and globals are the bytes scanned."""
     cycles = [ln for ln in lines if not ln.forced]
     if len(cycles) < 4:
         raise ValueError(
@@ -89,6 +105,25 @@ def fit(
         for ln in steady
     )
     scan_rate = work / (mark_cpu_ms / 1000) if mark_cpu_ms > 0 else 1e12
+    scannable = 1.0
+    stacks = steady[-1].stacks_mb * MB
+    globals_ = steady[-1].globals_mb * MB
+    if pacer is not None:
+        ends = _pacer_ends(lines, pacer)
+        paired = [(ln, ends[ln.cycle]) for ln in steady if ln.cycle in ends]
+        if len(paired) < max(2, len(steady) // 2):
+            raise ValueError(
+                f"{source}: {len(paired)} of the {len(steady)} steady cycles have a "
+                "gcpacertrace end-of-mark line (run with GODEBUG=gctrace=1,gcpacertrace=1)"
+            )
+        cpu_s = sum(ln.cpu_mark_ms for ln, _ in paired) / 1000
+        heap_work = sum(e.heap_scan_work for _, e in paired)
+        other = sum(e.stack_scan_work + e.globals_scan_work for _, e in paired)
+        found = sum((ln.heap2_mb - (ln.heap1_mb - ln.heap0_mb)) * MB for ln, _ in paired)
+        scan_rate = (heap_work + other) / cpu_s if cpu_s > 0 else 1e12
+        scannable = min(heap_work / found, 1.0) if found > 0 else 1.0
+        stacks = max(e.stack_scan_work for _, e in paired)
+        globals_ = max(e.globals_scan_work for _, e in paired)
     procs = steady[-1].procs
     mark_ms = sum(ln.clock_mark_ms for ln in steady)
     # The Ps that marked (background and idle workers) per ms of mark: the rest ran
@@ -105,13 +140,33 @@ def fit(
         alloc_rate=alloc_rate,
         mark_alloc_factor=min(max(mark_factor, 0.01), 1.0),
         scan_rate=max(scan_rate, 1.0),
-        scannable=1.0,
-        stacks=steady[-1].stacks_mb * MB,
-        globals=steady[-1].globals_mb * MB,
+        scannable=scannable,
+        stacks=stacks,
+        globals=globals_,
         procs=procs,
         mutator_cpus=mutator,
         object_size=object_size,
     )
+
+
+def _pacer_ends(lines: Sequence[GCTraceLine], pacer: Sequence[PacerLine]) -> dict[int, PacerEnd]:
+    """Each cycle's end-of-mark pacer line: the last one printed before its gctrace
+    line and after the previous cycle's (mark termination prints endCycle's line,
+    then gctrace's)."""
+    ends = sorted((p for p in pacer if isinstance(p, PacerEnd)), key=lambda p: p.lineno)
+    out: dict[int, PacerEnd] = {}
+    previous = 0
+    i = 0
+    for ln in sorted(lines, key=lambda ln: ln.lineno):
+        found = None
+        while i < len(ends) and ends[i].lineno < ln.lineno:
+            if ends[i].lineno > previous:
+                found = ends[i]
+            i += 1
+        if found is not None:
+            out[ln.cycle] = found
+        previous = ln.lineno
+    return out
 
 
 def _between(a: GCTraceLine, b: GCTraceLine) -> float:

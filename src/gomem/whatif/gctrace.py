@@ -65,7 +65,11 @@ skipped; a line that starts like a trace line ("gc " and a digit, or
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "MB",
@@ -76,6 +80,7 @@ __all__ = [
     "PacerSweepDone",
     "parse_gctrace",
     "parse_gctrace_output",
+    "parse_pacertrace_output",
     "parse_pacertrace",
 ]
 
@@ -373,13 +378,22 @@ def parse_gctrace_output(text: str, source: str = "<gctrace>") -> list[GCTraceLi
     """parse_gctrace on a whole stderr capture, where a program that exits while the
     runtime prints may leave the last line cut off: a bad last line is dropped, a
     bad line anywhere else is still a ValueError."""
+    return _tolerant(parse_gctrace, text, source)
+
+
+def parse_pacertrace_output(text: str, source: str = "<gctrace>") -> list[PacerLine]:
+    """parse_pacertrace on a whole stderr capture, as parse_gctrace_output."""
+    return _tolerant(parse_pacertrace, text, source)
+
+
+def _tolerant(parse: Callable[[str, str], list[T]], text: str, source: str) -> list[T]:
     try:
-        return parse_gctrace(text, source)
+        return parse(text, source)
     except ValueError as err:
         lines = text.splitlines()
         if not (lines and f"{source}:{len(lines)}:" in str(err)):
             raise
-        return parse_gctrace("\n".join(lines[:-1]), source)
+        return parse("\n".join(lines[:-1]), source)
 
 
 def _pacer_line(line: str, lineno: int) -> PacerLine:
