@@ -25,13 +25,7 @@ later half, forced cycles left out):
     stacks,
     globals       as printed (MB)
 
-and with the gcpacertrace lines of the same run (pacer=...), from the
-pacer's own byte counts at the end of each mark: the scan rate as heap +
-stack + globals scan work per CPU-second of marking, the scannable share
-as heap scan work over the live heap found, stacks and globals as the
-bytes scanned (the largest of the steady cycles).
-
-and, from the earlier (growing) half:
+From the earlier (growing) half:
 
     start heap    the heap at the first cycle, when the trace starts at gc 1:
                   what the program allocated before its first collection
@@ -40,6 +34,14 @@ and, from the earlier (growing) half:
                   had, the time beyond what the steady allocation rate
                   explains, per byte of new heap: the first touch of fresh
                   pages (page faults and the kernel's zeroing)
+
+With the gcpacertrace lines of the same run (pacer=...), some come from the
+pacer's own byte counts at the end of each mark instead:
+
+    scan rate     heap + stack + globals scan work per CPU-second of marking
+    scannable     heap scan work over the live heap found
+    stacks,
+    globals       the bytes scanned (the largest of the steady cycles)
 
 gctrace prints MB truncated (>> 20) and ms with three significant digits:
 the rates carry that error (1 MB per cycle; use runs with heaps of tens of
