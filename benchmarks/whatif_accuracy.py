@@ -33,6 +33,13 @@ FIT_RUNS = 5  # GOGC=100 runs fitted; the median of each rate is used
 TOL = {"cycles": 0.10, "goal": 0.05, "peak": 0.10, "rss": 0.15, "cpu": 0.25}
 
 
+FORMAT = {"cpu": lambda v: f"{v:.3f}", "cycles": lambda v: f"{v:.0f}"}
+
+
+def _mib(v: float) -> str:
+    return f"{v / MiB:.1f} MiB"
+
+
 def main() -> int:
     quick = "--quick" in sys.argv
     paced = "--gcpacertrace" in sys.argv  # fit with the pacer's own scan work too
@@ -44,7 +51,7 @@ def main() -> int:
     ok = cells = 0
     for kind in ("ptr64", "noscan1k"):
         for live in (64 * MiB, 256 * MiB):
-            size = 64 if kind == "ptr64" else 1024
+            size = churn.OBJECT_SIZE[kind]
             fits = []
             for _ in range(FIT_RUNS):
                 err = churn.run(binary, live=live, total=TOTAL, kind=kind, pacertrace=paced)[1]
@@ -58,7 +65,7 @@ def main() -> int:
                 Setting(-1, int(1.5 * live)),
             ]
             for s in settings:
-                limit = None if s.memlimit == (1 << 63) - 1 else s.memlimit
+                limit = None if s.memlimit == churn.MAX_INT64 else s.memlimit
                 real = churn.measure(
                     binary,
                     live=live,
@@ -68,29 +75,13 @@ def main() -> int:
                     memlimit=limit,
                     reps=reps,
                 )
-                m = run(w, s, total_alloc=TOTAL)
-                model = {
-                    "cycles": len(m.cycles),
-                    "goal": m.final_goal,
-                    "peak": m.peak_heap,
-                    "rss": m.rss,
-                    # the window Go's /cpu/classes metrics cover: up to the last cycle
-                    "cpu": m.gc_cpu_fraction_to_last_cycle(w.procs),
-                }
-                for key in ("cycles", "goal", "peak", "rss", "cpu"):
+                model = run(w, s, total_alloc=TOTAL).figures(w.procs)
+                for key, tolerance in TOL.items():
                     error = (model[key] - real[key]) / real[key] if real[key] else 0.0
-                    within = abs(error) <= TOL[key]
+                    within = abs(error) <= tolerance
                     ok += within
                     cells += 1
-                    fmt = (
-                        (lambda v: f"{v:.3f}")
-                        if key == "cpu"
-                        else (
-                            (lambda v: f"{v:.0f}")
-                            if key == "cycles"
-                            else (lambda v: f"{v / MiB:.1f} MiB")
-                        )
-                    )
+                    fmt = FORMAT.get(key, _mib)
                     mark = "" if within else " ✗"
                     print(
                         f"| {kind} L={live // MiB} MiB | {s.label} | {key} | {fmt(real[key])} | "

@@ -102,3 +102,17 @@ def test_bad_arguments() -> None:
         churn.run(churn_binary, live=LIVE, total=TOTAL, kind="ptr32")
     with pytest.raises(ValueError, match=r"^churn.run: need live >= 1024 \(one object\)"):
         churn.run(churn_binary, live=LIVE, total=LIVE - 1, kind="noscan1k")
+
+
+def test_a_failing_run_names_the_programs_own_error_line(tmp_path: Path) -> None:
+    # The program's fail() line comes after the runtime's trace lines on stderr.
+    fake = tmp_path / "churn"
+    fake.write_text(
+        "#!/bin/sh\necho 'gc 1 @0.001s 1%: trace line' >&2\necho 'churn: boom' >&2\nexit 2\n"
+    )
+    fake.chmod(0o755)
+    with pytest.raises(toolchain.ToolchainError, match=r"exit 2: churn: boom$") as info:
+        churn.run(fake, live=LIVE, total=TOTAL, kind="ptr64")
+    assert "\n" not in str(info.value)
+    with pytest.raises(ValueError, match="reps must be >= 1"):
+        churn.measure(fake, live=LIVE, total=TOTAL, kind="ptr64", reps=0)

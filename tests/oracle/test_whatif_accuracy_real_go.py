@@ -31,7 +31,6 @@ from pathlib import Path
 import pytest
 
 from gomem.oracle import churn
-from gomem.runtime.mgcpacer import MAX_INT64
 from gomem.whatif.fit import combine, fit
 from gomem.whatif.gctrace import parse_gctrace_output
 from gomem.whatif.model import Setting, run
@@ -69,12 +68,11 @@ def test_model_matches_real_go_where_it_is_known_to(kind: str, churn_binary: Pat
     w = dataclasses.replace(combine(fits), fill=True)
     misses = []
     for name, s in SETTINGS.items():
-        limit = None if s.memlimit == MAX_INT64 else s.memlimit
+        limit = None if s.memlimit == churn.MAX_INT64 else s.memlimit
         real = churn.measure(
             churn_binary, live=LIVE, total=TOTAL, kind=kind, gogc=s.gogc, memlimit=limit
         )
-        r = run(w, s, total_alloc=TOTAL)
-        model = {"goal": r.final_goal, "rss": r.rss, "cycles": len(r.cycles), "peak": r.peak_heap}
+        model = run(w, s, total_alloc=TOTAL).figures(w.procs)
         for key in CHECKED[kind][name]:
             error = (model[key] - real[key]) / real[key]
             if abs(error) > TOLERANCE[key]:

@@ -122,3 +122,14 @@ def test_sweeping_costs_the_mutator_its_time_each_cycle() -> None:
     assert len(swept.cycles) == len(plain.cycles) == 17
     want = (64 * MiB + 16 * 125 * MiB) * 1e-9
     assert swept.duration_s - plain.duration_s == pytest.approx(want, rel=1e-4)
+
+
+def test_figures_are_the_results_own_numbers() -> None:
+    r = run(_fast(scan_rate=1e9), Setting(100), total_alloc=1 << 30)
+    assert r.figures(1) == {
+        "cycles": len(r.cycles),
+        "goal": r.final_goal,
+        "peak": r.peak_heap,
+        "rss": r.rss,
+        "cpu": r.gc_cpu_fraction_to_last_cycle(1),
+    }

@@ -4,7 +4,8 @@ x is the offset from the heap's start, y the operation number; allocated
 blocks are dark, free blocks light, and the heap's end grows to the right.
 Fragmentation shows as light gaps between dark blocks that stay unfilled.
 The PNG is written to a temporary file beside the target and renamed into
-place, so a failure leaves no half-written file.
+place, so a failure leaves no half-written file (save_png, which the what-if
+plot uses too).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 Snapshot = tuple[int, int, list[tuple[int, int, bool]]]  # (op number, heap bytes, blocks)
 
@@ -45,14 +47,24 @@ def draw_heap_map(snapshots: list[Snapshot], heap_lo: int, path: Path, title: st
             ],
             loc="lower right",
         )
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent or Path("."))
-        os.close(fd)
-        try:
-            # Fixed metadata so the same trace gives the same bytes.
-            fig.savefig(tmp, format="png", metadata={"Software": None})
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        save_png(fig, path)
     finally:
         plt.close(fig)
+
+
+def save_png(fig: Figure, path: Path) -> None:
+    """Write fig as a PNG to a temporary file beside path, then rename it over path:
+    a failure leaves no half-written file. The metadata is fixed (no Software
+    stamp), so the same figure gives the same bytes; the file gets a plain file's
+    mode (0666 less the umask), not the temporary file's 0600."""
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", metadata={"Software": None})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -228,12 +227,12 @@ def _as_dict(r: Result, w: Workload) -> dict[str, Any]:
 
 
 def _plot(results: list[Result], path: Path) -> None:
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from gomem.classic.heapmap import save_png
 
     if path.is_dir():
         raise BadInput(f"--plot: {path} is a directory, not a file")
@@ -253,16 +252,6 @@ def _plot(results: list[Result], path: Path) -> None:
             ax.legend(loc="upper right", fontsize=7)
         axes[-1, 0].set_xlabel("seconds")
         fig.tight_layout()
-        fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent if str(path.parent) else ".")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format="png", metadata={"Software": None})
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # a plain file's mode, not mkstemp's 0600
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        save_png(fig, path)
     finally:
         plt.close(fig)

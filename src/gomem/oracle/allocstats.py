@@ -26,11 +26,10 @@ Deltas carry Go's MemStats field names. MemStats.BySize stops at class 60
 
 from __future__ import annotations
 
-import json
-import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gomem.oracle import toolchain
 from gomem.oracle.toolchain import ToolchainError
@@ -123,32 +122,30 @@ def build(gocache: Path, workdir: Path) -> Path:
     return toolchain.build_packaged("allocstats", gocache, workdir)
 
 
-def _parse(case: AllocCase, stdout: str) -> AllocDeltas:
-    try:
-        (line,) = stdout.splitlines()
-        raw = json.loads(line)
+def _reader(case: AllocCase) -> Callable[[dict[str, Any]], AllocDeltas]:
+    def read(raw: dict[str, Any]) -> AllocDeltas:
         got = AllocCase(raw.pop("shape"), raw.pop("size"), raw.pop("count"))
         by_size = tuple(BySizeDelta(**entry) for entry in raw.pop("BySize"))
-        deltas = AllocDeltas(case=got, BySize=by_size, **raw)
-    except (ValueError, TypeError, KeyError) as e:
-        raise ToolchainError(f"allocstats {case}: unreadable output {stdout[:200]!r}: {e}") from e
-    if got != case:
-        raise ToolchainError(f"allocstats {case}: the program measured {got} instead")
-    return deltas
+        return AllocDeltas(case=got, BySize=by_size, **raw)
+
+    return read
 
 
 def measure(binary: Path, cases: Iterable[AllocCase], timeout: float = 60) -> list[AllocDeltas]:
     """Run the program once per case (a fresh process each) and return the deltas in order."""
     out = []
     for case in cases:
-        try:
-            result = toolchain.run(binary, *case.args, env=RUN_ENV, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise ToolchainError(f"allocstats {case}: timed out after {timeout} s") from None
-        if result.returncode != 0:
-            lines = result.stderr.strip().splitlines() or ["(no stderr)"]
-            raise ToolchainError(f"allocstats {case}: exit {result.returncode}: {lines[0]}")
-        out.append(_parse(case, result.stdout))
+        deltas, _ = toolchain.run_json(
+            binary,
+            *case.args,
+            what=f"allocstats {case}",
+            read=_reader(case),
+            env=RUN_ENV,
+            timeout=timeout,
+        )
+        if deltas.case != case:
+            raise ToolchainError(f"allocstats {case}: the program measured {deltas.case} instead")
+        out.append(deltas)
     return out
 
 

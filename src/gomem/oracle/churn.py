@@ -48,13 +48,11 @@ program's JSON line as a dict and its stderr. The fields:
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 from pathlib import Path
+from typing import Any
 
 from gomem.oracle import toolchain
-from gomem.oracle.toolchain import ToolchainError
 
 __all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "measure", "run"]
 
@@ -93,6 +91,13 @@ FIELDS: dict[str, type] = {
     "gogc": int,
     "gomemlimit": int,
 }
+
+
+# The program's groups of metrics by name prefix: (JSON key, prefix, value type).
+CLASSES: tuple[tuple[str, str, type], ...] = (
+    ("memory_classes", "/memory/classes/", int),
+    ("cpu_classes", "/cpu/classes/", float),
+)
 
 
 def build(gocache: Path, outdir: Path) -> Path:
@@ -147,42 +152,33 @@ def run(
     )
     traces = [name for name, on in (("gctrace", gctrace), ("gcpacertrace", pacertrace)) if on]
     godebug = ",".join(f"{name}=1" for name in traces) or None
-    try:
-        result = toolchain.run(binary, *args, env=env, godebug=godebug, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"{what}: timed out after {timeout} s") from None
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["(no stderr)"]
-        raise ToolchainError(f"{what}: exit {result.returncode}: {lines[-1]}")
-    try:
-        (line,) = result.stdout.splitlines()
-        raw = json.loads(line)
+    want_gogc = 100 if gogc is None else max(gogc, -1)
+    want_limit = MAX_INT64 if memlimit is None else memlimit
+
+    def read(raw: dict[str, Any]) -> dict[str, int | float | str]:
         out: dict[str, int | float | str] = {}
         for name, typ in FIELDS.items():
             value = raw[name]
             if not _number(value, typ):
                 raise ValueError(f"{name} = {value!r} is not a {typ.__name__}")
             out[name] = float(value) if typ is float else value
-        classes = raw.get("memory_classes", {})
-        for name, value in classes.items():  # every /memory/classes/ metric, by its name
-            if not (name.startswith("/memory/classes/") and _number(value, int)):
-                raise ValueError(f"memory_classes: {name} = {value!r}")
-            out[name] = value
-        for name, value in raw.get("cpu_classes", {}).items():  # and every /cpu/classes/
-            if not (name.startswith("/cpu/classes/") and _number(value, float)):
-                raise ValueError(f"cpu_classes: {name} = {value!r}")
-            out[name] = float(value)
-        want_gogc = 100 if gogc is None else max(gogc, -1)
-        want_limit = MAX_INT64 if memlimit is None else memlimit
+        # Every /memory/classes/ and /cpu/classes/ metric, under its own name.
+        for group, prefix, typ in CLASSES:
+            for name, value in raw.get(group, {}).items():
+                if not (name.startswith(prefix) and _number(value, typ)):
+                    raise ValueError(f"{group}: {name} = {value!r}")
+                out[name] = typ(value)
         ran = (out["kind"], out["live"], out["total"], out["gomaxprocs"], out["gogc"])
         if ran != (kind, live, total, gomaxprocs, want_gogc) or out["gomemlimit"] != want_limit:
             raise ValueError(
                 f"the program ran with (kind, live, total, GOMAXPROCS, GOGC) = {ran}, "
                 f"GOMEMLIMIT = {out['gomemlimit']}"
             )
-    except (ValueError, KeyError) as e:
-        raise ToolchainError(f"{what}: unreadable output {result.stdout[:200]!r}: {e}") from e
-    return out, result.stderr
+        return out
+
+    return toolchain.run_json(
+        binary, *args, what=what, read=read, env=env, godebug=godebug, timeout=timeout
+    )
 
 
 def measure(
@@ -200,12 +196,12 @@ def measure(
     (peak_heap), "rss" and "cpu" (gc_cpu_fraction)."""
     if reps < 1:
         raise ValueError(f"churn.measure: reps must be >= 1, not {reps}")
-    runs = [
-        run(binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False)[
-            0
-        ]
-        for _ in range(reps)
-    ]
+    runs = []
+    for _ in range(reps):
+        out, _ = run(
+            binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False
+        )
+        runs.append(out)
     fields = {
         "cycles": "gc_cycles",
         "goal": "heap_goal",

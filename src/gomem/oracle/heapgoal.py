@@ -46,14 +46,12 @@ these inputs, named as the model's GCControllerState names them.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gomem.oracle import toolchain
-from gomem.oracle.toolchain import ToolchainError
 
 __all__ = [
     "GOAL",
@@ -171,20 +169,13 @@ def run(
     }
     args = ("-live", str(live_bytes), "-churn", str(churn))
     what = f"heapgoal live={live_bytes} GOGC={env['GOGC']} GOMEMLIMIT={env['GOMEMLIMIT']}"
-    try:
-        result = toolchain.run(binary, *args, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"{what}: timed out after {timeout} s") from None
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["(no stderr)"]
-        raise ToolchainError(f"{what}: exit {result.returncode}: {lines[0]}")
-    try:
-        (line,) = result.stdout.splitlines()
-        raw = json.loads(line)
+
+    def read(raw: dict[str, Any]) -> dict[str, int]:
         out = {name: int(raw[name]) for name in METRICS}
         ran = (raw["live"], raw["churn"], out[GOMAXPROCS])
         if ran != (live_bytes, churn, gomaxprocs):
             raise ValueError(f"the program ran with (live, churn, GOMAXPROCS) = {ran}")
-    except (ValueError, TypeError, KeyError) as e:
-        raise ToolchainError(f"{what}: unreadable output {result.stdout[:200]!r}: {e}") from e
+        return out
+
+    out, _ = toolchain.run_json(binary, *args, what=what, read=read, env=env, timeout=timeout)
     return out

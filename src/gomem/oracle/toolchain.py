@@ -9,13 +9,15 @@ and a private GOCACHE; GODEBUG is never set for a build, only for a run.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any, TypeVar
 
 ADDR_NO_RANDOMIZE = 0x0040000  # personality(2) flag: what `setarch -R` sets
 
@@ -103,6 +105,43 @@ def build_packaged(name: str, gocache: Path, workdir: Path) -> Path:
         shutil.rmtree(src)
     _copy_tree(source, src)
     return build(src, workdir / name, gocache)
+
+
+T = TypeVar("T")
+
+
+def run_json(
+    binary: Path,
+    *args: str,
+    what: str,
+    read: Callable[[dict[str, Any]], T],
+    env: Mapping[str, str] | None = None,
+    godebug: str | None = None,
+    timeout: float = 120,
+) -> tuple[T, str]:
+    """Run a packaged program that prints one JSON object on one line; return
+    (read(that object), the program's stderr).
+
+    read checks and converts the object, raising ValueError, TypeError or KeyError
+    for anything wrong. Every failure is a one-line ToolchainError that starts with
+    `what`: a timeout; a non-zero exit, with the program's own error line (the
+    first stderr line that starts with "<binary name>: ", as each program's fail()
+    writes it, else the first line); output that is not one JSON line, or that
+    read rejects.
+    """
+    try:
+        result = run(binary, *args, env=env, godebug=godebug, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolchainError(f"{what}: timed out after {timeout} s") from None
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["(no stderr)"]
+        own = [ln for ln in lines if ln.startswith(f"{binary.name}: ")]
+        raise ToolchainError(f"{what}: exit {result.returncode}: {(own or lines)[0]}")
+    try:
+        (line,) = result.stdout.splitlines()
+        return read(json.loads(line)), result.stderr
+    except (ValueError, TypeError, KeyError) as e:
+        raise ToolchainError(f"{what}: unreadable output {result.stdout[:200]!r}: {e}") from e
 
 
 def run(

@@ -183,6 +183,19 @@ class Result:
         total = (last.start_s + last.mark_s) * procs
         return sum(c.gc_cpu_s for c in self.cycles) / total if total else 0.0
 
+    def figures(self, procs: int) -> dict[str, float]:
+        """The five figures the accuracy check compares with real Go, by the names
+        gomem.oracle.churn.measure gives them: cycles, the final goal, the peak heap,
+        RSS, and the GC CPU fraction over the window Go's /cpu/classes metrics
+        cover (gc_cpu_fraction_to_last_cycle)."""
+        return {
+            "cycles": len(self.cycles),
+            "goal": self.final_goal,
+            "peak": self.peak_heap,
+            "rss": self.rss,
+            "cpu": self.gc_cpu_fraction_to_last_cycle(procs),
+        }
+
     @property
     def assist_share(self) -> float:
         return self.assist_cpu_s / self.gc_cpu_s if self.gc_cpu_s else 0.0
@@ -201,25 +214,24 @@ class Model:
         self.lim = GCCPULimiterState(lambda: len(self.result.cycles))
         self.lim.reset_capacity(0, w.procs)
         self.t = 0.0  # seconds
-        self.slot = w.slot_factor  # both are looked up once: they are on every step's path
+        # Both looked up once: they are on every step's path.
+        self.slot = w.slot_factor
+        self.meta_per_byte = METADATA_PER_HEAP_BYTE + w.heap_bits_share
+        # Start-up: the live heap is allocated (as at the end of a program's set-up),
+        # or, with fill, only start_heap is and the program has yet to allocate the rest.
         start = min(w.start_heap / self.slot, w.live) if w.fill else w.live
         self.live = float(start)  # requested bytes live
         self.filling = w.fill and start < w.live
-        self.heap_live = 0  # the pacer's heap_live (slot bytes)
-        self.retained = 0  # heap pages in use or free but not returned to the OS
+        self.heap_live = int(self.live * self.slot)  # the pacer's heap_live (slot bytes)
+        self.retained = self.heap_live  # heap pages in use or free, not returned to the OS
         self.allocated = 0.0  # bytes requested
         self.result = Result(s, 0.0, 0)
         self.c.mapped_ready_source = self._mapped_ready
         self.c.add_globals(w.globals)
         self.c.max_stack_scan = w.stacks
-        # Start-up: the live heap is allocated (as at the end of a program's set-up),
-        # or, with fill, the program has yet to allocate it.
-        self.meta_per_byte = METADATA_PER_HEAP_BYTE + w.heap_bits_share
-        self.heap_live = int(self.live * self.slot)
         self.c.heap_live = self.heap_live
         self.c.heap_scan = int(self.heap_live * w.scannable)
         self.c.total_alloc = self.heap_live
-        self.retained = self.heap_live
         self.c.commit(True)
 
     # -- memory as the pacer sees it --------------------------------------------------
@@ -267,24 +279,29 @@ class Model:
         self.c.total_alloc += grown
         self.allocated += requested
         self._grow_live(requested, dt)
-        self.t += dt
         self._sync_memory()
-        # The Ps the mutator leaves idle count as idle time, not mutator time, for
-        # the limiter (Go's limiterEventIdle while a P has nothing to run).
-        self.lim.add_idle_time(int((w.procs - w.mutator_cpus) * dt * NS))
-        t_ns = int(self.t * NS)
-        if self.lim.need_update(t_ns):
-            self.lim.update(t_ns)
+        self._pass(dt, w.procs - w.mutator_cpus)
 
     def _sweep(self, swept: int) -> None:
         """The sweeping of the spans the cycle left (swept heap bytes) on the mutator's
-        time; the other Ps are idle meanwhile."""
+        time; the other Ps are idle meanwhile. In Go the allocating goroutine sweeps
+        (mgcsweep.go deductSweepCredit, mcentral.go cacheSpan, and gcStart's
+        sweepone loop for what is left) and bgsweep helps on idle Ps; a trace of
+        the churn program shows the mutator doing nearly all of it
+        (docs/VALIDATION.md). Simplified: one pass right after the cycle, all of
+        it the mutator's."""
         w = self.w
-        if w.sweep_cost <= 0:
-            return
-        dt = w.sweep_cost * swept
+        if w.sweep_cost > 0:
+            self._pass(w.sweep_cost * swept, w.procs - w.mutator_cpus)
+
+    def _pass(self, dt: float, idle_ps: float, assist_ps: float = 0.0) -> None:
+        """dt seconds pass. The CPU limiter hears of the assists' time and of the idle
+        Ps' (idle workers, or Ps with nothing to run: Go's limiterEventIdleMarkWork
+        and limiterEventIdle), and updates when its period is up."""
         self.t += dt
-        self.lim.add_idle_time(int((w.procs - w.mutator_cpus) * dt * NS))
+        if assist_ps:
+            self.lim.add_assist_time(int(assist_ps * dt * NS))
+        self.lim.add_idle_time(int(idle_ps * dt * NS))
         t_ns = int(self.t * NS)
         if self.lim.need_update(t_ns):
             self.lim.update(t_ns)
@@ -353,16 +370,11 @@ class Model:
             c.revise()
             self.allocated += grown / self.slot
             self._grow_live(grown / self.slot, dt)
-            self.t += dt
             assist_s += w.mutator_cpus * x * dt
             idle_s += idle * dt
             bg_s += bg * dt
             self._sync_memory()
-            lim.add_assist_time(int(w.mutator_cpus * x * dt * NS))
-            lim.add_idle_time(int(idle * dt * NS))
-            t_ns = int(self.t * NS)
-            if lim.need_update(t_ns):
-                lim.update(t_ns)
+            self._pass(dt, idle, w.mutator_cpus * x)
         t_ns = int(self.t * NS)
         peak = self.heap_live
         limiter_on = lim.limiting()

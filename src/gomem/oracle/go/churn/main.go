@@ -183,23 +183,13 @@ func values(samples []metrics.Sample) map[string]metrics.Value {
 	return out
 }
 
-// memoryClasses: the /memory/classes/ metrics read at the end, by name.
-func memoryClasses(final map[string]metrics.Value) map[string]uint64 {
-	out := map[string]uint64{}
+// classes: the metrics read at the end whose names start with prefix, by name,
+// each read with value (the /memory/classes/ are uint64, the /cpu/classes/ float64).
+func classes[T any](final map[string]metrics.Value, prefix string, value func(metrics.Value) T) map[string]T {
+	out := map[string]T{}
 	for name, v := range final {
-		if strings.HasPrefix(name, "/memory/classes/") {
-			out[name] = v.Uint64()
-		}
-	}
-	return out
-}
-
-// cpuClasses: the /cpu/classes/ metrics read at the end, by name (the two totals too).
-func cpuClasses(final map[string]metrics.Value) map[string]float64 {
-	out := map[string]float64{}
-	for name, v := range final {
-		if strings.HasPrefix(name, "/cpu/classes/") {
-			out[name] = v.Float64()
+		if strings.HasPrefix(name, prefix) {
+			out[name] = value(v)
 		}
 	}
 	return out
@@ -317,8 +307,8 @@ func main() {
 		"gomaxprocs":               runtime.GOMAXPROCS(0),
 		"gogc":                     int64(u("/gc/gogc:percent")), // 2^64-1 (off) reads -1
 		"gomemlimit":               u("/gc/gomemlimit:bytes"),
-		"memory_classes":           memoryClasses(final),
-		"cpu_classes":              cpuClasses(final),
+		"memory_classes":           classes(final, "/memory/classes/", metrics.Value.Uint64),
+		"cpu_classes":              classes(final, "/cpu/classes/", metrics.Value.Float64),
 	}
 	line, err := json.Marshal(out)
 	if err != nil {
