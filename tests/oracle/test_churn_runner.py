@@ -8,6 +8,7 @@ gomem.whatif.gctrace, one line per cycle the program counted.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,51 @@ def test_a_failing_run_names_the_programs_own_error_line(tmp_path: Path) -> None
     assert "\n" not in str(info.value)
     with pytest.raises(ValueError, match="reps must be >= 1"):
         churn.measure(fake, live=LIVE, total=TOTAL, kind="ptr64", reps=0)
+
+
+FAKE_CHURN = """#!{python}
+# A stand-in for the churn program: it appends its settings to a log and
+# reports its call number n (1, 2, ...) as every figure, so that which runs a
+# median took is plain.
+import json, os, sys
+log = sys.argv[0] + ".log"
+n = sum(1 for _ in open(log)) + 1 if os.path.exists(log) else 1
+with open(log, "a") as f:
+    e = os.environ
+    f.write(f"{{e['GOGC']}}|{{e['GOMEMLIMIT']}}|{{e.get('GODEBUG', '')}}\\n")
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+gogc = -1 if os.environ["GOGC"] == "off" else int(os.environ["GOGC"])
+limit = {max_int64} if os.environ["GOMEMLIMIT"] == "off" else int(os.environ["GOMEMLIMIT"])
+out = {{name: (0.0 if kind == "float" else 0) for name, kind in {fields}.items()}}
+out.update(kind=args["-kind"], live=int(args["-live"]), total=int(args["-total"]),
+           gomaxprocs=int(os.environ["GOMAXPROCS"]), gogc=gogc, gomemlimit=limit, go_version="go0",
+           gc_cycles=n, heap_goal=10 * n, peak_heap=20 * n, rss=30 * n, gc_cpu_fraction=n / 100)
+print(f"trace of call {{n}}", file=sys.stderr)
+print(json.dumps(out))
+"""
+
+
+def test_interleaved_takes_turns_and_medians_over_rounds(tmp_path: Path) -> None:
+    fields = {name: kind.__name__ for name, kind in churn.FIELDS.items()}
+    fake = tmp_path / "churn"
+    fake.write_text(
+        FAKE_CHURN.format(python=sys.executable, max_int64=churn.MAX_INT64, fields=fields)
+    )
+    fake.chmod(0o755)
+    settings = [(50, None), (-1, 96 * MiB)]
+    traces, measured = churn.interleaved(
+        fake, live=LIVE, total=TOTAL, kind="ptr64", settings=settings, rounds=3, pacertrace=True
+    )
+    # Each round: a traced GOGC=100 run, each setting once without a trace, a traced run.
+    paced, limit = "gctrace=1,gcpacertrace=1", str(96 * MiB)
+    round_ = [f"100|off|{paced}", "50|off|", f"off|{limit}|", f"100|off|{paced}"]
+    assert (tmp_path / "churn.log").read_text().splitlines() == round_ * 3
+    # The traced runs are calls 1, 4, 5, 8, 9, 12; GOGC=50 ran as calls 2, 6, 10
+    # (median 6) and the limit as 3, 7, 11 (median 7).
+    assert traces == [f"trace of call {n}\n" for n in (1, 4, 5, 8, 9, 12)]
+    assert measured == [
+        {"cycles": 6.0, "goal": 60.0, "peak": 120.0, "rss": 180.0, "cpu": 0.06},
+        {"cycles": 7.0, "goal": 70.0, "peak": 140.0, "rss": 210.0, "cpu": 0.07},
+    ]
+    with pytest.raises(ValueError, match="rounds must be >= 1"):
+        churn.interleaved(fake, live=LIVE, total=TOTAL, kind="ptr64", settings=settings, rounds=0)

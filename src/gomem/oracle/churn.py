@@ -49,12 +49,13 @@ program's JSON line as a dict and its stderr. The fields:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gomem.oracle import toolchain
 
-__all__ = ["FIELDS", "KINDS", "OBJECT_SIZE", "build", "measure", "run"]
+__all__ = ["FIELDS", "FIGURES", "KINDS", "OBJECT_SIZE", "build", "interleaved", "measure", "run"]
 
 
 OBJECT_SIZE = {"ptr64": 64, "noscan1k": 1024}
@@ -181,6 +182,22 @@ def run(
     )
 
 
+# The what-if check's five figures and the program's fields they are read from.
+FIGURES = {
+    "cycles": "gc_cycles",
+    "goal": "heap_goal",
+    "peak": "peak_heap",
+    "rss": "rss",
+    "cpu": "gc_cpu_fraction",
+}
+
+
+def _median_figures(runs: Sequence[dict[str, int | float | str]]) -> dict[str, float]:
+    return {
+        key: float(statistics.median(float(r[name]) for r in runs)) for key, name in FIGURES.items()
+    }
+
+
 def measure(
     binary: Path,
     *,
@@ -196,19 +213,51 @@ def measure(
     (peak_heap), "rss" and "cpu" (gc_cpu_fraction)."""
     if reps < 1:
         raise ValueError(f"churn.measure: reps must be >= 1, not {reps}")
-    runs = []
-    for _ in range(reps):
-        out, _ = run(
-            binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False
-        )
-        runs.append(out)
-    fields = {
-        "cycles": "gc_cycles",
-        "goal": "heap_goal",
-        "peak": "peak_heap",
-        "rss": "rss",
-        "cpu": "gc_cpu_fraction",
-    }
-    return {
-        key: float(statistics.median(float(r[name]) for r in runs)) for key, name in fields.items()
-    }
+    runs = [
+        run(binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False)[
+            0
+        ]
+        for _ in range(reps)
+    ]
+    return _median_figures(runs)
+
+
+def interleaved(
+    binary: Path,
+    *,
+    live: int,
+    total: int,
+    kind: str,
+    settings: Sequence[tuple[int | None, int | None]],
+    rounds: int = 3,
+    pacertrace: bool = False,
+) -> tuple[list[str], list[dict[str, float]]]:
+    """Traced runs at GOGC=100 to fit, and the five figures of each setting (gogc,
+    memlimit as for run), measured in rounds: each round runs the traced program,
+    then every setting once (without gctrace), then the traced program again.
+
+    Returns (the traced runs' stderr, 2 x rounds of them; per setting, in order, the
+    median of its figures over the rounds, as measure gives them). A shared
+    machine's speed drifts over minutes by 10-20%; taking the fitted and the
+    measured runs turn about puts the same drift into both, where a batch of
+    fitted runs followed by batches of measured ones compares different machines.
+    """
+    if rounds < 1:
+        raise ValueError(f"churn.interleaved: rounds must be >= 1, not {rounds}")
+    traces: list[str] = []
+    measured: list[list[dict[str, int | float | str]]] = [[] for _ in settings]
+    for _ in range(rounds):
+        traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
+        for i, (gogc, memlimit) in enumerate(settings):
+            out, _ = run(
+                binary,
+                live=live,
+                total=total,
+                kind=kind,
+                gogc=gogc,
+                memlimit=memlimit,
+                gctrace=False,
+            )
+            measured[i].append(out)
+        traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
+    return traces, [_median_figures(runs) for runs in measured]
