@@ -22,6 +22,10 @@ later half, forced cycles left out):
     procs         the P count the lines print
     mutator CPUs  procs less the Ps that marked (background + idle worker
                   time per ms of mark), at least 0.25
+    background    the Ps the dedicated and fractional workers ran (their
+    CPUs          time per ms of mark): under their 25% goal when idle
+                  workers take the work first; the rest of the marking Ps
+                  are idle workers, which the CPU limiter counts as idle
     stacks,
     globals       as printed (MB)
 
@@ -134,6 +138,10 @@ def fit(
     marking = sum(ln.cpu_background_ms + ln.cpu_idle_ms for ln in steady)
     marking_ps = marking / mark_ms if mark_ms > 0 else 0.25 * procs
     mutator = min(max(procs - marking_ps, 0.25), float(procs))
+    background_ps = min(
+        sum(ln.cpu_background_ms for ln in steady) / mark_ms if mark_ms > 0 else 0.25 * procs,
+        procs - mutator,
+    )
     return Workload(
         start_heap=cycles[0].heap0_mb * MB if cycles[0].cycle == 1 else 0,
         sweep_cost=SWEEP_COST,
@@ -147,6 +155,7 @@ def fit(
         globals=globals_,
         procs=procs,
         mutator_cpus=mutator,
+        background_cpus=background_ps,
         object_size=object_size,
     )
 

@@ -18,7 +18,8 @@ Cycle by cycle, exactly as the runtime sequences it:
     mark             startCycle at the trigger; in a few steps the work
                      (globals, stacks, then the live heap's scannable
                      part) is done by the background workers (25% of the
-                     Ps, plus idle workers on Ps the mutator leaves idle)
+                     Ps, or the share a trace shows, plus idle workers on
+                     the Ps the mutator leaves idle)
                      and by assists: when the background rate falls short
                      of assist ratio x allocation rate, the mutator gives
                      up the fraction x of its time that closes the gap,
@@ -30,7 +31,8 @@ Cycle by cycle, exactly as the runtime sequences it:
 
 The memory-limit goal sees the memory the pacer would: heap in use, free
 heap not yet returned (retained at the previous peak until the scavenger,
-held to 10% over what the goal implies, gives it back) and the non-heap
+held to 10% over what the goal implies and to 95% of the limit, gives it
+back at 1% of one CPU) and the non-heap
 memory (stacks, a base `overhead`, and metadata in proportion to the
 heap retained: mspans, mark bits, and the heap bits of small pointerful
 objects). Predicted RSS is that total at the end.
@@ -51,6 +53,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gomem.runtime.cost import DEFAULT_COSTS
+from gomem.runtime.mem_linux import PHYS_PAGE_SIZE
+from gomem.runtime.mgc import SCAVENGE_PERCENT
 from gomem.runtime.mgclimit import GCCPULimiterState
 from gomem.runtime.mgcpacer import MAX_INT64, GCControllerState
 from gomem.runtime.mgcscavenge import REDUCE_EXTRA_PERCENT, RETAIN_EXTRA_PERCENT
@@ -68,6 +73,7 @@ MARK_STEPS = 12  # revise points per mark phase (Go revises continuously; the an
 # over 20 runs of the churn program (benchmarks/nonheap_calibration.py,
 # 2026-11-26: 2.49 MiB and 2.99%, residuals within 2 MiB).
 DEFAULT_OVERHEAD = 2_612_000
+SCAVENGE_COST = DEFAULT_COSTS.madvise_per_page * 1e-9 / PHYS_PAGE_SIZE
 METADATA_PER_HEAP_BYTE = 0.0299
 
 
@@ -101,6 +107,15 @@ class Workload:
     # span in use is swept before it is allocated from again (0: sweeping is free,
     # already in alloc_rate). The fit sets it from the cost table's sweep_span.
     sweep_cost: float = 0.0
+    # Ps the dedicated and fractional workers run while the collector marks (None:
+    # their 25% goal, procs x 0.25). A trace can show less: an idle worker takes the
+    # work first. It sets what the CPU limiter sees: it counts 25% of the Ps as GC
+    # time whatever the workers run, and the idle workers' time as idle.
+    background_cpus: float | None = None
+    # Seconds per byte the background scavenger takes to return memory to the OS
+    # (madvise); it works at 1% of one CPU (0: at once). The default is the cost
+    # table's madvise per 4 KiB page.
+    scavenge_cost: float = SCAVENGE_COST
 
     @property
     def slot_factor(self) -> float:
@@ -225,6 +240,7 @@ class Model:
         self.heap_live = int(self.live * self.slot)  # the pacer's heap_live (slot bytes)
         self.retained = self.heap_live  # heap pages in use or free, not returned to the OS
         self.allocated = 0.0  # bytes requested
+        self.scav_last = 0.0  # when the background scavenger last worked
         self.result = Result(s, 0.0, 0)
         self.c.mapped_ready_source = self._mapped_ready
         self.c.add_globals(w.globals)
@@ -328,7 +344,7 @@ class Model:
         c.start_cycle(t_ns, w.procs)
         goal = c.heap_goal()
         left = [w.globals, w.stacks, int(self.live * self.slot * w.scannable)]
-        bg = w.procs * 0.25
+        bg = w.procs * 0.25 if w.background_cpus is None else w.background_cpus
         idle = max(0.0, w.procs - w.mutator_cpus - bg)
         s_rate = w.scan_rate
         total_work = sum(left)
@@ -407,9 +423,13 @@ class Model:
         )
 
     def _scavenge(self, last_goal: int) -> None:
-        """The background scavenger: retained heap down to 10% over the heap the next
-        goal implies, and total memory under 95% of the limit (over the cycle it has
-        time for it: it needs ~1% of a CPU at Linux's madvise speed)."""
+        """The background scavenger, once a cycle: retained heap down to 10% over the
+        heap the next goal implies, and total memory under 95% of the limit, as far as
+        1% of one CPU since its last turn buys at scavenge_cost a byte (bgscavenge's
+        pacing, scavengePercent). What it has not returned stays mapped: the memory
+        limit's goal sees it. Simplified: allocSpan's scavenge assist, which returns
+        memory at once when an allocation would pass the limit, is left out (the
+        model's allocations reuse free retained pages before fresh ones)."""
         c = self.c
         target = self.retained
         if last_goal:
@@ -417,6 +437,10 @@ class Model:
         if c.memory_limit != MAX_INT64:
             limit_goal = int(c.memory_limit * (1 - REDUCE_EXTRA_PERCENT / 100))
             target = min(target, limit_goal - self._non_heap())
+        budget = (self.t - self.scav_last) * SCAVENGE_PERCENT / 100
+        self.scav_last = self.t
+        if self.w.scavenge_cost > 0:
+            target = max(target, self.retained - int(budget / self.w.scavenge_cost))
         self.retained = max(target, self.heap_live)
         self._sync_memory()
 
