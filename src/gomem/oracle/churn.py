@@ -192,6 +192,15 @@ FIGURES = {
 }
 
 
+def _untraced(
+    binary: Path, live: int, total: int, kind: str, gogc: int | None, memlimit: int | None
+) -> dict[str, int | float | str]:
+    """One run without gctrace (its timing undisturbed by the trace's writes)."""
+    return run(
+        binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False
+    )[0]
+
+
 def _median_figures(runs: Sequence[dict[str, int | float | str]]) -> dict[str, float]:
     return {
         key: float(statistics.median(float(r[name]) for r in runs)) for key, name in FIGURES.items()
@@ -213,12 +222,7 @@ def measure(
     (peak_heap), "rss" and "cpu" (gc_cpu_fraction)."""
     if reps < 1:
         raise ValueError(f"churn.measure: reps must be >= 1, not {reps}")
-    runs = [
-        run(binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False)[
-            0
-        ]
-        for _ in range(reps)
-    ]
+    runs = [_untraced(binary, live, total, kind, gogc, memlimit) for _ in range(reps)]
     return _median_figures(runs)
 
 
@@ -249,15 +253,6 @@ def interleaved(
     for _ in range(rounds):
         traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
         for i, (gogc, memlimit) in enumerate(settings):
-            out, _ = run(
-                binary,
-                live=live,
-                total=total,
-                kind=kind,
-                gogc=gogc,
-                memlimit=memlimit,
-                gctrace=False,
-            )
-            measured[i].append(out)
+            measured[i].append(_untraced(binary, live, total, kind, gogc, memlimit))
         traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
     return traces, [_median_figures(runs) for runs in measured]

@@ -73,8 +73,11 @@ MARK_STEPS = 12  # revise points per mark phase (Go revises continuously; the an
 # over 20 runs of the churn program (benchmarks/nonheap_calibration.py,
 # 2026-11-26: 2.49 MiB and 2.99%, residuals within 2 MiB).
 DEFAULT_OVERHEAD = 2_612_000
-SCAVENGE_COST = DEFAULT_COSTS.madvise_per_page * 1e-9 / PHYS_PAGE_SIZE
 METADATA_PER_HEAP_BYTE = 0.0299
+# The background scavenger's seconds per byte returned: the cost table's madvise
+# (MADV_DONTNEED) of one 4 KiB page, measured single-threaded on real Go. In the
+# churn runs real scavenging cost 4-5 times that (docs/FIDELITY.md).
+SCAVENGE_COST = DEFAULT_COSTS.madvise_per_page * 1e-9 / PHYS_PAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
