@@ -26,8 +26,7 @@ import tempfile
 from pathlib import Path
 
 from gomem.oracle import churn
-from gomem.whatif.fit import combine, fit
-from gomem.whatif.gctrace import parse_gctrace_output, parse_pacertrace_output
+from gomem.whatif.fit import combine, fit_output
 from gomem.whatif.model import Setting, run
 
 MiB = 1 << 20
@@ -65,21 +64,11 @@ def main() -> int:
                 live=live,
                 total=TOTAL,
                 kind=kind,
-                settings=[
-                    (s.gogc, None if s.memlimit == churn.MAX_INT64 else s.memlimit)
-                    for s in settings
-                ],
+                settings=[(s.gogc, s.memlimit) for s in settings],
                 rounds=reps,
                 pacertrace=paced,
             )
-            fits = [
-                fit(
-                    parse_gctrace_output(err),
-                    object_size=size,
-                    pacer=parse_pacertrace_output(err) if paced else None,
-                )
-                for err in traces
-            ]
+            fits = [fit_output(err, object_size=size, pacertrace=paced) for err in traces]
             w = dataclasses.replace(combine(fits), fill=True)
             for s, real in zip(settings, measured, strict=True):
                 model = run(w, s, total_alloc=TOTAL).figures(w.procs)

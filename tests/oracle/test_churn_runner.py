@@ -115,8 +115,6 @@ def test_a_failing_run_names_the_programs_own_error_line(tmp_path: Path) -> None
     with pytest.raises(toolchain.ToolchainError, match=r"exit 2: churn: boom$") as info:
         churn.run(fake, live=LIVE, total=TOTAL, kind="ptr64")
     assert "\n" not in str(info.value)
-    with pytest.raises(ValueError, match="reps must be >= 1"):
-        churn.measure(fake, live=LIVE, total=TOTAL, kind="ptr64", reps=0)
 
 
 FAKE_CHURN = """#!{python}

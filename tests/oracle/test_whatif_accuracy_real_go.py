@@ -32,8 +32,7 @@ from pathlib import Path
 import pytest
 
 from gomem.oracle import churn
-from gomem.whatif.fit import combine, fit
-from gomem.whatif.gctrace import parse_gctrace_output
+from gomem.whatif.fit import combine, fit_output
 from gomem.whatif.model import Setting, run
 
 pytestmark = [pytest.mark.oracle, pytest.mark.slow]
@@ -63,14 +62,9 @@ def test_model_matches_real_go_where_it_is_known_to(kind: str, churn_binary: Pat
         live=LIVE,
         total=TOTAL,
         kind=kind,
-        settings=[
-            (s.gogc, None if s.memlimit == churn.MAX_INT64 else s.memlimit)
-            for s in SETTINGS.values()
-        ],
+        settings=[(s.gogc, s.memlimit) for s in SETTINGS.values()],
     )
-    fits = [
-        fit(parse_gctrace_output(err), object_size=size, source=f"churn {kind}") for err in traces
-    ]
+    fits = [fit_output(err, object_size=size, source=f"churn {kind}") for err in traces]
     w = dataclasses.replace(combine(fits), fill=True)
     misses = []
     for (name, s), real in zip(SETTINGS.items(), measured, strict=True):

@@ -106,20 +106,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _fitted(path: str, object_size: int, pacertrace: bool) -> Workload:
-    from gomem.whatif.fit import fit
-    from gomem.whatif.gctrace import parse_gctrace_output, parse_pacertrace_output
+    from gomem.whatif.fit import fit_output
 
     try:
         text = Path(path).read_text(errors="replace")
     except OSError as err:
         raise BadInput(f"--from-gctrace: {path}: {err.strerror or err}") from None
     try:
-        parsed = parse_gctrace_output(text, path)
-        pacer = parse_pacertrace_output(text, path) if pacertrace else None
-    except ValueError as err:
-        raise BadInput(str(err)) from None
-    try:
-        return fit(parsed, object_size=object_size, source=path, pacer=pacer)
+        return fit_output(text, object_size=object_size, source=path, pacertrace=pacertrace)
     except ValueError as err:
         raise BadInput(str(err)) from None
 

@@ -55,7 +55,7 @@ from typing import Any
 
 from gomem.oracle import toolchain
 
-__all__ = ["FIELDS", "FIGURES", "KINDS", "OBJECT_SIZE", "build", "interleaved", "measure", "run"]
+__all__ = ["FIELDS", "FIGURES", "KINDS", "OBJECT_SIZE", "build", "interleaved", "run"]
 
 
 OBJECT_SIZE = {"ptr64": 64, "noscan1k": 1024}
@@ -129,7 +129,8 @@ def run(
 
     live and total in bytes; kind "ptr64" or "noscan1k"; gogc None is Go's
     default (GOGC=100, set explicitly so that no inherited GOGC applies), a
-    negative gogc is off; memlimit in bytes, None is off.
+    negative gogc is off; memlimit in bytes, None is off (so is 2^63-1,
+    Go's own default, which whatif.model.Setting uses for "no limit").
     """
     if kind not in OBJECT_SIZE:
         raise ValueError(f"churn.run: kind {kind!r} is not one of {KINDS}")
@@ -192,40 +193,6 @@ FIGURES = {
 }
 
 
-def _untraced(
-    binary: Path, live: int, total: int, kind: str, gogc: int | None, memlimit: int | None
-) -> dict[str, int | float | str]:
-    """One run without gctrace (its timing undisturbed by the trace's writes)."""
-    return run(
-        binary, live=live, total=total, kind=kind, gogc=gogc, memlimit=memlimit, gctrace=False
-    )[0]
-
-
-def _median_figures(runs: Sequence[dict[str, int | float | str]]) -> dict[str, float]:
-    return {
-        key: float(statistics.median(float(r[name]) for r in runs)) for key, name in FIGURES.items()
-    }
-
-
-def measure(
-    binary: Path,
-    *,
-    live: int,
-    total: int,
-    kind: str,
-    gogc: int | None = None,
-    memlimit: int | None = None,
-    reps: int = 3,
-) -> dict[str, float]:
-    """The what-if check's five figures for one setting, each the median over reps
-    runs (without gctrace): "cycles" (gc_cycles), "goal" (heap_goal), "peak"
-    (peak_heap), "rss" and "cpu" (gc_cpu_fraction)."""
-    if reps < 1:
-        raise ValueError(f"churn.measure: reps must be >= 1, not {reps}")
-    runs = [_untraced(binary, live, total, kind, gogc, memlimit) for _ in range(reps)]
-    return _median_figures(runs)
-
-
 def interleaved(
     binary: Path,
     *,
@@ -241,7 +208,9 @@ def interleaved(
     then every setting once (without gctrace), then the traced program again.
 
     Returns (the traced runs' stderr, 2 x rounds of them; per setting, in order, the
-    median of its figures over the rounds, as measure gives them). A shared
+    median of its figures over the rounds: "cycles" (gc_cycles), "goal" (heap_goal),
+    "peak" (peak_heap), "rss" and "cpu" (gc_cpu_fraction), as FIGURES maps them,
+    keyed as whatif.model.Result.figures gives the model's). A shared
     machine's speed drifts over minutes by 10-20%; taking the fitted and the
     measured runs turn about puts the same drift into both, where a batch of
     fitted runs followed by batches of measured ones compares different machines.
@@ -250,9 +219,28 @@ def interleaved(
         raise ValueError(f"churn.interleaved: rounds must be >= 1, not {rounds}")
     traces: list[str] = []
     measured: list[list[dict[str, int | float | str]]] = [[] for _ in settings]
+
+    def traced() -> str:
+        return run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1]
+
     for _ in range(rounds):
-        traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
-        for i, (gogc, memlimit) in enumerate(settings):
-            measured[i].append(_untraced(binary, live, total, kind, gogc, memlimit))
-        traces.append(run(binary, live=live, total=total, kind=kind, pacertrace=pacertrace)[1])
-    return traces, [_median_figures(runs) for runs in measured]
+        traces.append(traced())
+        for (gogc, memlimit), runs in zip(settings, measured, strict=True):
+            out, _ = run(
+                binary,
+                live=live,
+                total=total,
+                kind=kind,
+                gogc=gogc,
+                memlimit=memlimit,
+                gctrace=False,
+            )
+            runs.append(out)
+        traces.append(traced())
+    return traces, [
+        {
+            key: float(statistics.median(float(r[name]) for r in runs))
+            for key, name in FIGURES.items()
+        }
+        for runs in measured
+    ]

@@ -61,7 +61,13 @@ from typing import Any
 
 from gomem.runtime.cost import DEFAULT_COSTS
 from gomem.runtime.mheap import PAGE_SIZE
-from gomem.whatif.gctrace import GCTraceLine, PacerEnd, PacerLine
+from gomem.whatif.gctrace import (
+    GCTraceLine,
+    PacerEnd,
+    PacerLine,
+    parse_gctrace_output,
+    parse_pacertrace_output,
+)
 from gomem.whatif.model import Workload
 
 MB = 1 << 20
@@ -160,6 +166,17 @@ def fit(
     )
 
 
+def fit_output(
+    text: str, *, object_size: int = 64, source: str = "<gctrace>", pacertrace: bool = False
+) -> Workload:
+    """fit on a program's whole stderr capture: its gctrace lines (and, with
+    pacertrace, its gcpacertrace lines) read as gctrace.parse_gctrace_output reads
+    them. ValueError names source and the line for a bad line or too few cycles."""
+    lines = parse_gctrace_output(text, source)
+    pacer = parse_pacertrace_output(text, source) if pacertrace else None
+    return fit(lines, object_size=object_size, source=source, pacer=pacer)
+
+
 def _pacer_ends(lines: Sequence[GCTraceLine], pacer: Sequence[PacerLine]) -> dict[int, PacerEnd]:
     """Each cycle's end-of-mark pacer line: the last one printed before its gctrace
     line and after the previous cycle's (mark termination prints endCycle's line,
@@ -221,4 +238,4 @@ def combine(workloads: Sequence[Workload]) -> Workload:
     return dataclasses.replace(first, **medians)
 
 
-__all__ = ["combine", "fit"]
+__all__ = ["combine", "fit", "fit_output"]

@@ -203,7 +203,7 @@ class Result:
 
     def figures(self, procs: int) -> dict[str, float]:
         """The five figures the accuracy check compares with real Go, by the names
-        gomem.oracle.churn.measure gives them: cycles, the final goal, the peak heap,
+        gomem.oracle.churn.interleaved gives them: cycles, the final goal, the peak heap,
         RSS, and the GC CPU fraction over the window Go's /cpu/classes metrics
         cover (gc_cpu_fraction_to_last_cycle)."""
         return {
