@@ -169,3 +169,52 @@ def test_the_background_workers_share_sets_what_the_limiter_counts_idle() -> Non
         assert b.gc_cpu_s == pytest.approx(a.gc_cpu_s)
         assert a.idle_cpu_s == pytest.approx(0.5 * a.mark_s)
         assert b.idle_cpu_s == pytest.approx(0.75 * b.mark_s)
+
+
+def test_an_assist_updates_the_limiter_at_once() -> None:
+    # 2 Ps, the collector on, the bucket 1 ms short of full. 1 ms passes with 1 P
+    # assisting and no P idle: the window is 2 ms of CPU, GC time 1 ms of assist plus
+    # 25% of 2 ms = 1.5 ms, mutator time 0.5 ms: the bucket gains 1 ms and is full.
+    # An assist updates the limiter when it ends (gcAssistTimeSlack); without one,
+    # nothing does until 10 ms have passed.
+    for assist_ps, on in ((1.0, True), (0.0, False)):
+        m = Model(_fast(procs=2), Setting(100))
+        m.lim.start_gc_transition(True, 0)
+        m.lim.finish_gc_transition(0)
+        m.lim.fill = m.lim.capacity - 1_000_000
+        m._pass(0.001, 0.0, assist_ps)
+        assert m.lim.limiting() is on
+
+
+def test_a_mark_with_the_limiter_on_reaches_the_unassisted_peak() -> None:
+    # The limiter is on when the mark starts and, with no assist to update it, stays
+    # on: the background and idle workers (1 P of the 2 at 1e9 bytes/s) scan the 4 MiB
+    # live heap (64-byte objects: slot = size, all scannable; no stacks or globals) in
+    # 4 MiB / 1e9 s, while the mutator allocates at 1e9 bytes/s: the mark ends at the
+    # heap it started with plus 4 MiB, which is what the model reports as the
+    # unassisted peak. (The start-up trigger is below the 4 MiB heap: the mark starts
+    # at once.)
+    w = _fast(live=4 * MiB, alloc_rate=1e9, scan_rate=1e9, procs=2, mutator_cpus=1.0)
+    m = Model(w, Setting(100))
+    m.t = 1.0
+    m.lim.last_update = 1_000_000_000  # an update just now: the transition's window is empty
+    m.lim.fill, m.lim.enabled = m.lim.capacity, True
+    start = m.heap_live
+    cycle = m._mark()
+    assert cycle.mark_s == pytest.approx(4 * MiB / 1e9) and cycle.mark_s < 0.010
+    assert cycle.assist_cpu_s == 0.0
+    assert cycle.trigger == start == 4 * MiB
+    assert cycle.peak_unassisted == pytest.approx(start + 4 * MiB, abs=64)
+    assert cycle.peak == pytest.approx(cycle.peak_unassisted, abs=64)
+
+
+def test_the_run_peak_counts_the_unassisted_peak() -> None:
+    # The death spiral of test_a_limit_below_the_live_heap_turns_the_cpu_limiter_on:
+    # marks in which the limiter turns on report the heap they would reach if it stayed
+    # on to their end; the run's peak is the largest of those and of the marks' ends.
+    w = _fast(live=90 * MiB, scan_rate=200e6, alloc_rate=500 * MiB, procs=2)
+    r = run(w, Setting(100, 64 * MiB), duration=10.0)
+    bounds = [c.peak_unassisted for c in r.cycles if c.peak_unassisted]
+    assert bounds  # assists only end marks sooner: the bound is above each end
+    assert all(c.peak_unassisted >= c.peak for c in r.cycles if c.peak_unassisted)
+    assert r.peak_heap == max(max(bounds), max(c.peak for c in r.cycles))

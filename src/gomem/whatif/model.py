@@ -25,7 +25,12 @@ Cycle by cycle, exactly as the runtime sequences it:
                      up the fraction x of its time that closes the gap,
                      x = (ratio a - B) / (S m + ratio a); while the CPU
                      limiter is on, there are no assists and the heap
-                     overshoots instead; revise after each step
+                     overshoots instead (an assist updates the limiter at
+                     once; otherwise it is updated every 10 ms); revise
+                     after each step
+    peak             for a mark in which the limiter turns on, also the heap
+                     it reaches if the limiter stays on to its end (Go has
+                     nothing to turn it off but a P looking for a worker)
     end              endCycle (the cons/mark ratio), resetLive(live +
                      allocated black), commit: the next trigger and goal
 
@@ -164,6 +169,9 @@ class Cycle:
     assist_cpu_s: float
     idle_cpu_s: float
     limiter_on: bool
+    # With the CPU limiter on at some point of the mark: the heap the mark reaches
+    # if the limiter stays on from then to the mark's end (0: it never turned on).
+    peak_unassisted: int = 0
 
 
 @dataclass(slots=True)
@@ -322,7 +330,12 @@ class Model:
             self.lim.add_assist_time(int(assist_ps * dt * NS))
         self.lim.add_idle_time(int(idle_ps * dt * NS))
         t_ns = int(self.t * NS)
-        if self.lim.need_update(t_ns):
+        # An assist hands its time to the limiter and updates it once it holds 5 us
+        # of it (gcAssistAlloc, gcAssistTimeSlack): while assists run, the limiter
+        # turns on as soon as its bucket is full. While it is on there are no assists,
+        # and only a P looking for a mark worker updates it, at most every 10 ms
+        # (findRunnableGCWorker): it stays on for that long.
+        if assist_ps or self.lim.need_update(t_ns):
             self.lim.update(t_ns)
 
     def _grow_live(self, requested: float, dt: float) -> None:
@@ -355,10 +368,16 @@ class Model:
         step = max(est / MARK_STEPS, 1e-6)
         assist_s = idle_s = bg_s = 0.0
         black = 0
+        unassisted = 0
         while sum(left) > 0:
             ratio = c.assist_work_per_byte
             need = ratio * heap_rate  # scan bytes/s that keeps pace with allocation
             background = s_rate * (bg + idle)
+            if not unassisted and lim.limiting() and background > 0:
+                # The limiter is on for the first time in this mark: the heap this
+                # mark reaches if nothing turns it off before the mark ends.
+                rest = self._alloc_in(sum(left) / background, heap_rate)
+                unassisted = self.heap_live + int(rest)
             x = 0.0
             if not lim.limiting() and need > background:
                 x = min((need - background) / (s_rate * w.mutator_cpus + need), 1.0)
@@ -423,6 +442,7 @@ class Model:
             assist_cpu_s=assist_s,
             idle_cpu_s=idle_s,
             limiter_on=limiter_on,
+            peak_unassisted=unassisted,
         )
 
     def _scavenge(self, last_goal: int) -> None:
@@ -481,10 +501,10 @@ class Model:
             cyc = self._mark()
             self._sweep(cyc.peak)
             res.cycles.append(cyc)
-            res.peak_heap = max(res.peak_heap, cyc.peak)
+            res.peak_heap = max(res.peak_heap, cyc.peak, cyc.peak_unassisted)
             res.gc_cpu_s += cyc.gc_cpu_s
             res.assist_cpu_s += cyc.assist_cpu_s
-            res.limiter_engaged |= cyc.limiter_on
+            res.limiter_engaged |= cyc.limiter_on or cyc.peak_unassisted > 0
             res.samples.append((self.t, cyc.peak, cyc.goal))
             res.samples.append((self.t, self.heap_live, c.heap_goal()))
         res.duration_s = self.t
