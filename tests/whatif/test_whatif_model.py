@@ -218,3 +218,24 @@ def test_the_run_peak_counts_the_unassisted_peak() -> None:
     assert bounds  # assists only end marks sooner: the bound is above each end
     assert all(c.peak_unassisted >= c.peak for c in r.cycles if c.peak_unassisted)
     assert r.peak_heap == max(max(bounds), max(c.peak for c in r.cycles))
+
+
+def test_the_unassisted_peak_holds_the_limiter_on_for_20_ms_at_most() -> None:
+    # As above, but 40 MiB of work: 41.9 ms of marking without assists, longer than
+    # the longest on period Go allows (10 ms until a P may update the limiter, plus
+    # up to 10 ms until sysmon sends one through the scheduler). The bound: the heap
+    # at the start, plus 20 ms of allocation at 1e9 bytes/s, plus the growth per byte
+    # of work the mark itself showed, for the work the 20 ms left (W - 20e6 bytes).
+    w = _fast(live=40 * MiB, alloc_rate=1e9, scan_rate=1e9, procs=2, mutator_cpus=1.0)
+    m = Model(w, Setting(100))
+    m.t = 1.0
+    m.lim.last_update = 1_000_000_000
+    m.lim.fill, m.lim.enabled = m.lim.capacity, True
+    start = m.heap_live
+    cycle = m._mark()
+    work = 40 * MiB
+    per_work = (cycle.peak - start) / work
+    expected = start + 20_000_000 + per_work * (work - 20_000_000)
+    assert cycle.assist_cpu_s > 0  # the model's limiter turned off after 10 ms
+    assert cycle.peak_unassisted == pytest.approx(expected, abs=64)
+    assert cycle.peak < cycle.peak_unassisted < start + work  # below no assists at all

@@ -29,8 +29,10 @@ Cycle by cycle, exactly as the runtime sequences it:
                      once; otherwise it is updated every 10 ms); revise
                      after each step
     peak             for a mark in which the limiter turns on, also the heap
-                     it reaches if the limiter stays on to its end (Go has
-                     nothing to turn it off but a P looking for a worker)
+                     it reaches if the limiter stays on for 20 ms the first
+                     time (Go has nothing to turn it off but a P looking for a
+                     worker, at most every 10 ms, when one passes through the
+                     scheduler, which sysmon forces after 10 ms)
     end              endCycle (the cons/mark ratio), resetLive(live +
                      allocated black), commit: the next trigger and goal
 
@@ -61,10 +63,11 @@ from dataclasses import dataclass, field
 from gomem.runtime.cost import DEFAULT_COSTS
 from gomem.runtime.mem_linux import PHYS_PAGE_SIZE
 from gomem.runtime.mgc import SCAVENGE_PERCENT
-from gomem.runtime.mgclimit import GCCPULimiterState
+from gomem.runtime.mgclimit import UPDATE_PERIOD, GCCPULimiterState
 from gomem.runtime.mgcpacer import MAX_INT64, GCControllerState
 from gomem.runtime.mgcscavenge import REDUCE_EXTRA_PERCENT, RETAIN_EXTRA_PERCENT
 from gomem.runtime.msize import explain, roundupsize
+from gomem.runtime.proc import FORCE_PREEMPT_NS
 
 NS = 1_000_000_000
 MARK_STEPS = 12  # revise points per mark phase (Go revises continuously; the answers
@@ -83,6 +86,12 @@ METADATA_PER_HEAP_BYTE = 0.0299
 # (MADV_DONTNEED) of one 4 KiB page, measured single-threaded on real Go. In the
 # churn runs real scavenging cost 4-5 times that (docs/FIDELITY.md).
 SCAVENGE_COST = DEFAULT_COSTS.madvise_per_page * 1e-9 / PHYS_PAGE_SIZE
+# The longest a CPU limiter that turned on stays on, in seconds. While it is on there
+# are no assists to update it: only a P looking for a mark worker does
+# (findRunnableGCWorker), once UPDATE_PERIOD (10 ms) has passed, and a P looks only
+# when it passes through the scheduler, which sysmon forces on a goroutine that has
+# run for FORCE_PREEMPT_NS (10 ms).
+LIMITER_ON_MAX = (UPDATE_PERIOD + FORCE_PREEMPT_NS) / NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +179,8 @@ class Cycle:
     idle_cpu_s: float
     limiter_on: bool
     # With the CPU limiter on at some point of the mark: the heap the mark reaches
-    # if the limiter stays on from then to the mark's end (0: it never turned on).
+    # if, the first time it turns on, it stays on for LIMITER_ON_MAX with no assists
+    # (the rest of the mark as it went); 0: it never turned on.
     peak_unassisted: int = 0
 
 
@@ -368,16 +378,17 @@ class Model:
         step = max(est / MARK_STEPS, 1e-6)
         assist_s = idle_s = bg_s = 0.0
         black = 0
-        unassisted = 0
+        on_at: tuple[int, float, int] | None = None  # heap, work left, the on period's growth
         while sum(left) > 0:
             ratio = c.assist_work_per_byte
             need = ratio * heap_rate  # scan bytes/s that keeps pace with allocation
             background = s_rate * (bg + idle)
-            if not unassisted and lim.limiting() and background > 0:
-                # The limiter is on for the first time in this mark: the heap this
-                # mark reaches if nothing turns it off before the mark ends.
-                rest = self._alloc_in(sum(left) / background, heap_rate)
-                unassisted = self.heap_live + int(rest)
+            if on_at is None and lim.limiting() and background > 0:
+                # The limiter is on for the first time in this mark. At worst it stays
+                # on for a whole LIMITER_ON_MAX, with no assists: the heap grows by
+                # what the mutator allocates meanwhile (or until the work is done).
+                on_s = min(sum(left) / background, LIMITER_ON_MAX)
+                on_at = (self.heap_live, float(sum(left)), int(self._alloc_in(on_s, heap_rate)))
             x = 0.0
             if not lim.limiting() and need > background:
                 x = min((need - background) / (s_rate * w.mutator_cpus + need), 1.0)
@@ -415,6 +426,14 @@ class Model:
             self._pass(dt, idle, w.mutator_cpus * x)
         t_ns = int(self.t * NS)
         peak = self.heap_live
+        unassisted = 0
+        if on_at is not None:
+            # The worst on period, then the rest of the work at the growth per byte of
+            # work this mark showed after the limiter first turned on.
+            heap_on, work_on, on_grown = on_at
+            done_on = min(LIMITER_ON_MAX * s_rate * (bg + idle), work_on)
+            per_work = (peak - heap_on) / work_on if work_on else 0.0
+            unassisted = max(heap_on + on_grown + int(per_work * (work_on - done_on)), peak)
         limiter_on = lim.limiting()
         lim.start_gc_transition(False, t_ns)
         lim.finish_gc_transition(t_ns)
