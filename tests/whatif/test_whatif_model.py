@@ -211,7 +211,8 @@ def test_a_mark_with_the_limiter_on_reaches_the_unassisted_peak() -> None:
 def test_the_run_peak_counts_the_unassisted_peak() -> None:
     # The death spiral of test_a_limit_below_the_live_heap_turns_the_cpu_limiter_on:
     # marks in which the limiter turns on report the heap they would reach if it stayed
-    # on to their end; the run's peak is the largest of those and of the marks' ends.
+    # on for 20 ms the first time; the run's peak is the largest of those and of the
+    # marks' ends.
     w = _fast(live=90 * MiB, scan_rate=200e6, alloc_rate=500 * MiB, procs=2)
     r = run(w, Setting(100, 64 * MiB), duration=10.0)
     bounds = [c.peak_unassisted for c in r.cycles if c.peak_unassisted]

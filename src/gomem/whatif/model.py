@@ -334,17 +334,15 @@ class Model:
     def _pass(self, dt: float, idle_ps: float, assist_ps: float = 0.0) -> None:
         """dt seconds pass. The CPU limiter hears of the assists' time and of the idle
         Ps' (idle workers, or Ps with nothing to run: Go's limiterEventIdleMarkWork
-        and limiterEventIdle), and updates when its period is up."""
+        and limiterEventIdle). It updates after assists, which hand over their time
+        once they hold 5 us of it (gcAssistAlloc, gcAssistTimeSlack), so it turns on
+        as soon as its bucket is full; otherwise, as while it is on and there are no
+        assists, only when its 10 ms period is up (findRunnableGCWorker)."""
         self.t += dt
         if assist_ps:
             self.lim.add_assist_time(int(assist_ps * dt * NS))
         self.lim.add_idle_time(int(idle_ps * dt * NS))
         t_ns = int(self.t * NS)
-        # An assist hands its time to the limiter and updates it once it holds 5 us
-        # of it (gcAssistAlloc, gcAssistTimeSlack): while assists run, the limiter
-        # turns on as soon as its bucket is full. While it is on there are no assists,
-        # and only a P looking for a mark worker updates it, at most every 10 ms
-        # (findRunnableGCWorker): it stays on for that long.
         if assist_ps or self.lim.need_update(t_ns):
             self.lim.update(t_ns)
 
@@ -373,22 +371,24 @@ class Model:
         bg = w.procs * 0.25 if w.background_cpus is None else w.background_cpus
         idle = max(0.0, w.procs - w.mutator_cpus - bg)
         s_rate = w.scan_rate
+        background = s_rate * (bg + idle)  # scan bytes/s of the workers
         total_work = sum(left)
-        est = total_work / (s_rate * (bg + idle)) if bg + idle else total_work / s_rate
+        est = total_work / background if background else total_work / s_rate
         step = max(est / MARK_STEPS, 1e-6)
         assist_s = idle_s = bg_s = 0.0
         black = 0
-        on_at: tuple[int, float, int] | None = None  # heap, work left, the on period's growth
+        # When the limiter first turns on in this mark: the heap, the work left, and
+        # the heap grown and work done if it stays on for LIMITER_ON_MAX.
+        on_at: tuple[int, int, int, float] | None = None
         while sum(left) > 0:
             ratio = c.assist_work_per_byte
             need = ratio * heap_rate  # scan bytes/s that keeps pace with allocation
-            background = s_rate * (bg + idle)
             if on_at is None and lim.limiting() and background > 0:
-                # The limiter is on for the first time in this mark. At worst it stays
-                # on for a whole LIMITER_ON_MAX, with no assists: the heap grows by
-                # what the mutator allocates meanwhile (or until the work is done).
+                # At worst it stays on for LIMITER_ON_MAX with no assists: the mutator
+                # allocates freely, the workers alone mark (or until the work is done).
                 on_s = min(sum(left) / background, LIMITER_ON_MAX)
-                on_at = (self.heap_live, float(sum(left)), int(self._alloc_in(on_s, heap_rate)))
+                grown_on = int(self._alloc_in(on_s, heap_rate))
+                on_at = (self.heap_live, sum(left), grown_on, on_s * background)
             x = 0.0
             if not lim.limiting() and need > background:
                 x = min((need - background) / (s_rate * w.mutator_cpus + need), 1.0)
@@ -429,11 +429,12 @@ class Model:
         unassisted = 0
         if on_at is not None:
             # The worst on period, then the rest of the work at the growth per byte of
-            # work this mark showed after the limiter first turned on.
-            heap_on, work_on, on_grown = on_at
-            done_on = min(LIMITER_ON_MAX * s_rate * (bg + idle), work_on)
-            per_work = (peak - heap_on) / work_on if work_on else 0.0
-            unassisted = max(heap_on + on_grown + int(per_work * (work_on - done_on)), peak)
+            # work this mark showed after the limiter first turned on. It is never
+            # below the mark's own end: without assists the heap grows most per byte
+            # of work (assists slow the mutator and speed the marking).
+            heap_on, work_on, grown_on, done_on = on_at
+            per_work = (peak - heap_on) / work_on
+            unassisted = heap_on + grown_on + int(per_work * (work_on - done_on))
         limiter_on = lim.limiting()
         lim.start_gc_transition(False, t_ns)
         lim.finish_gc_transition(t_ns)
